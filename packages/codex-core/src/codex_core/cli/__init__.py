@@ -1,0 +1,54 @@
+"""The ``codex`` command line. ``main`` turns user errors into one line and exit status 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from codex_core.cli.app import cli
+from codex_core.errors import CodexError
+
+__all__ = ["cli", "main"]
+
+
+def _debug(argv: Sequence[str]) -> bool:
+    return "--debug" in argv or os.environ.get("CODEX_DEBUG", "") not in ("", "0")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point of ``codex``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug(args)
+    try:
+        result = cli.main(args=args, prog_name="codex", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except CodexError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()  # output piped into `head`: not an error
+        sys.exit(0)
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
+            "and report it with that output)",
+            err=True,
+        )
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)

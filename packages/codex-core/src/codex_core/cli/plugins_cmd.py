@@ -1,0 +1,48 @@
+"""``codex plugins``: what is installed and whether it loaded."""
+
+from __future__ import annotations
+
+import click
+
+from codex_core.cli._output import echo_json, echo_table
+from codex_core.registry import KINDS
+
+
+@click.group()
+def plugins() -> None:
+    """Inspect installed plugins and the components they register."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list (one object per plugin).")
+@click.option("--kind", type=click.Choice(KINDS), help="Only plugins with components of this kind.")
+def list_plugins(as_json: bool, kind: str | None) -> None:
+    """List plugins: distribution, version, status (ok, error, disabled, incompatible),
+    error text and components by kind."""
+    from codex_core.plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    entries = []
+    for info in manager.infos():
+        components = manager.component_table(info)
+        if kind is not None:
+            if kind not in components:
+                continue
+            components = {kind: components[kind]}
+        entries.append(info.as_dict(components))
+    if as_json:
+        echo_json(entries)
+        return
+    if not entries:
+        click.echo("no plugins" + (f" with {kind} components" if kind else " installed"))
+        return
+    rows = []
+    for e in entries:
+        comps = "; ".join(f"{k}: {', '.join(v)}" for k, v in e["components"].items())
+        rows.append((e["name"], e["distribution"] or "-", e["version"] or "-", e["status"], comps))
+    echo_table(("NAME", "DISTRIBUTION", "VERSION", "STATUS", "COMPONENTS"), rows)
+    for e in entries:
+        if e["error"]:
+            click.echo(f"{e['name']}: {e['status']}: {e['error']}")
+        for warning in e["warnings"]:
+            click.echo(f"{e['name']}: warning: {warning}")

@@ -1,0 +1,31 @@
+"""Run config: schema, loading (extends, env, overrides), sweeps and schema export."""
+
+from codex_core.config.loader import LoadedConfig, default_config_text, load_config, load_tree, validate_tree
+from codex_core.config.overrides import apply_overrides, parse_override
+from codex_core.config.schema import (
+    ComponentRef,
+    DataSection,
+    RunConfig,
+    RunSection,
+    SplitRatios,
+    TrainerConfig,
+)
+from codex_core.config.sweep import SweepPoint, expand_sweeps
+
+__all__ = [
+    "ComponentRef",
+    "DataSection",
+    "LoadedConfig",
+    "RunConfig",
+    "RunSection",
+    "SplitRatios",
+    "SweepPoint",
+    "TrainerConfig",
+    "apply_overrides",
+    "default_config_text",
+    "expand_sweeps",
+    "load_config",
+    "load_tree",
+    "parse_override",
+    "validate_tree",
+]

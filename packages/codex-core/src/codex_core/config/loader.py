@@ -1,0 +1,181 @@
+"""Loading a run config: YAML files with ``extends``, ``${env:VAR}`` interpolation,
+``key=value`` overrides, then validation into :class:`RunConfig`.
+
+Every leaf value remembers where it came from (a file or an override) so that errors name
+the file and key path.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from codex_core.config.errors import check_unknown_keys, format_validation_error
+from codex_core.config.overrides import apply_overrides
+from codex_core.config.schema import RunConfig
+from codex_core.errors import ConfigError
+
+DEFAULT_CONFIG = "default.yaml"
+_ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^}]*))?\}")
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config with the plain tree it came from and where each key was set."""
+
+    config: RunConfig
+    tree: dict[str, Any]
+    origins: dict[str, str] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+def default_config_text() -> str:
+    """The built-in default config (what ``codex train`` runs with no ``-c``)."""
+    return resources.files("codex_core.config").joinpath(DEFAULT_CONFIG).read_text("utf-8")
+
+
+def _yaml_mapping(text: str, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}:{mark.column + 1}" if mark else label
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"invalid YAML in {where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{label} must hold a mapping of sections (run, tokenizer, data, model, ...), "
+            f"got {type(data).__name__}"
+        )
+    return data
+
+
+def _record(tree: Any, origin: str, origins: dict[str, str], prefix: str = "") -> None:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            path = f"{prefix}{key}"
+            origins[path] = origin
+            _record(value, origin, origins, f"{path}.")
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            path = f"{prefix}{i}"
+            origins[path] = origin
+            _record(value, origin, origins, f"{path}.")
+
+
+def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``: mappings merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _load_file(path: Path, origins: dict[str, str], sources: list[str],
+               chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ConfigError(f"'extends' cycle: {cycle}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        via = f" (extended by {chain[-1]})" if chain else ""
+        raise ConfigError(f"config file {path} not found{via}", hint="check the path") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    data = _yaml_mapping(text, str(path))
+    parents = data.pop("extends", None)
+    if isinstance(parents, str):
+        parents = [parents]
+    if parents is not None and not (isinstance(parents, list) and all(isinstance(p, str) for p in parents)):
+        raise ConfigError(f"'extends' in {path} must be a file name or a list of them")
+    merged: dict[str, Any] = {}
+    parent_origins: dict[str, str] = {}
+    for parent in parents or []:
+        merged = deep_merge(merged, _load_file(path.parent / parent, parent_origins, sources, (*chain, path)))
+    origins.update(parent_origins)
+    _record(data, str(path), origins)
+    sources.append(str(path))
+    return deep_merge(merged, data)
+
+
+def _interpolate(tree: Any, origins: Mapping[str, str], path: str = "") -> Any:
+    if isinstance(tree, dict):
+        return {k: _interpolate(v, origins, f"{path}{k}.") for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_interpolate(v, origins, f"{path}{i}.") for i, v in enumerate(tree)]
+    if not isinstance(tree, str) or "${" not in tree:
+        return tree
+    key = path.rstrip(".")
+
+    def value_of(match: re.Match[str]) -> str:
+        var, default = match.group(1), match.group(2)
+        if var in os.environ:
+            return os.environ[var]
+        if default is not None:
+            return default
+        origin = origins.get(key)
+        raise ConfigError(
+            f"environment variable {var} is not set (used by '{key}'" + (f" in {origin})" if origin else ")"),
+            hint=f"export {var}=..., or give a default: ${{env:{var},default}}",
+        )
+
+    whole = _ENV.fullmatch(tree)
+    if whole:
+        raw = value_of(whole)
+        from codex_core.config.overrides import parse_value
+
+        return parse_value(raw)
+    if re.search(r"\$\{(?!env:)", tree):
+        raise ConfigError(f"unsupported interpolation in '{key}': {tree!r}", hint="only ${env:VAR} is supported")
+    return _ENV.sub(value_of, tree)
+
+
+def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The merged, interpolated, overridden plain tree (not yet validated)."""
+    origins: dict[str, str] = {}
+    sources: list[str] = []
+    if path is None:
+        tree = _yaml_mapping(default_config_text(), "built-in default config")
+        _record(tree, "built-in default config", origins)
+        sources.append("built-in default config")
+        if "extends" in tree:
+            raise ConfigError("the built-in default config cannot use 'extends'")
+    else:
+        tree = _load_file(Path(path), origins, sources)
+    for ov in apply_overrides(tree, list(overrides)):
+        origins[ov.key] = f"override {ov.text!r}"
+        _record(ov.value, f"override {ov.text!r}", origins, f"{ov.key}.")
+    tree = _interpolate(tree, origins)
+    return tree, origins, sources
+
+
+def validate_tree(tree: dict[str, Any], origins: Mapping[str, str] | None = None) -> RunConfig:
+    """Validate a plain tree into a RunConfig with clear, located errors."""
+    check_unknown_keys(RunConfig, tree, origins=origins)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, origins=origins)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> LoadedConfig:
+    """Load and validate a run config (``path=None``: the built-in default)."""
+    tree, origins, sources = load_tree(path, overrides)
+    config = validate_tree(tree, origins)
+    return LoadedConfig(config=config, tree=tree, origins=origins, sources=sources)

@@ -1,0 +1,189 @@
+"""The run config schema. Core owns it, so a config validates with codex-core alone;
+components' own params are validated against their registered params models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CONFIG_SCHEMA_VERSION = 1
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ComponentRef(StrictModel):
+    """A component by registered name (or alias), with its params.
+
+    A bare string is shorthand for ``{name: <string>}``.
+    """
+
+    name: str = Field(description="registered component name or alias")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the component's params (validated by its params model)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+
+class RunSection(StrictModel):
+    """Naming and seeding of the run."""
+
+    name: str | None = Field(None, description="run directory name; default: run-<timestamp>")
+    seed: int = Field(1337, description="seed for python, numpy and torch RNGs and data order")
+    runs_dir: str | None = Field(None, description="runs root; default: $CODEX_RUNS_DIR or ./runs")
+    description: str = Field("", description="free text recorded in the manifest")
+    tags: list[str] = Field(default_factory=list, description="labels recorded in the manifest")
+
+
+class SplitRatios(StrictModel):
+    """Fractions of documents in each split (by a stable hash of their content)."""
+
+    train: float = Field(0.98, ge=0, le=1)
+    val: float = Field(0.01, ge=0, le=1)
+    test: float = Field(0.01, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must add up to 1, got {total:g}")
+        if self.train <= 0:
+            raise ValueError("the train split ratio must be above 0")
+        return self
+
+
+class DataSection(ComponentRef):
+    """The dataset (a component reference) and how it is split."""
+
+    split: SplitRatios = Field(default_factory=SplitRatios)
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*$")
+_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class EarlyStopping(StrictModel):
+    """Stop when the monitored metric has not improved for ``patience`` evaluations."""
+
+    patience: int = Field(5, ge=1, description="evaluations without improvement before stopping")
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as improvement")
+
+
+class TrainerConfig(StrictModel):
+    """Everything the training engine needs besides components. Core owns it; the torch
+    engine in codex-models consumes it."""
+
+    # limits (the first reached ends the run)
+    max_steps: int | None = Field(1000, ge=1, description="optimizer steps")
+    max_tokens: int | None = Field(None, ge=1, description="training tokens (all ranks)")
+    max_time: float | None = Field(
+        None, gt=0, description="wall-clock limit in seconds, or a duration like '30m', '2h'"
+    )
+    # batches
+    seq_len: int = Field(256, ge=1, description="tokens per training window")
+    micro_batch_size: int = Field(8, ge=1, description="windows per forward pass per rank")
+    global_batch_size: int | None = Field(
+        None, ge=1, description="windows per optimizer step over all ranks; default micro x ranks"
+    )
+    grad_accum_steps: int | None = Field(
+        None, ge=1, description="micro batches per step per rank; default from global batch"
+    )
+    # optimizer
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = Field(3e-4, gt=0, description="peak learning rate")
+    min_lr: float = Field(3e-5, ge=0, description="learning rate at the end of the decay")
+    weight_decay: float = Field(0.1, ge=0, description="applied to matrices, not to biases/norms")
+    betas: tuple[float, float] = Field((0.9, 0.95), description="AdamW betas")
+    eps: float = Field(1e-8, gt=0)
+    momentum: float = Field(0.9, ge=0, description="SGD momentum")
+    fused: bool | None = Field(None, description="fused AdamW; default: where available")
+    # schedule
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_steps: int = Field(100, ge=0)
+    # numerics and speed
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
+    grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null to disable")
+    activation_checkpointing: bool = False
+    compile: bool = Field(False, description="torch.compile the model")
+    # evaluation and logging
+    log_every: int = Field(10, ge=1, description="steps between logged training metrics")
+    eval_every: int = Field(200, ge=1, description="steps between evaluations")
+    eval_batches: int = Field(20, ge=1, description="validation batches per evaluation")
+    # checkpoints
+    checkpoint_every: int = Field(500, ge=1, description="steps between checkpoints")
+    keep_last: int = Field(2, ge=1, description="most recent checkpoints kept")
+    keep_best: int = Field(1, ge=0, description="best checkpoints kept (by monitor)")
+    monitor: str = Field("val/loss", description="metric for best checkpoints and early stopping")
+    monitor_mode: Literal["min", "max"] = "min"
+    early_stopping: EarlyStopping | None = None
+
+    @field_validator("max_time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            match = _DURATION.match(value)
+            if not match:
+                raise ValueError("expected seconds or a duration like '90s', '30m', '2h'")
+            return float(match[1]) * _UNIT[match[2]]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainerConfig:
+        if self.max_steps is None and self.max_tokens is None and self.max_time is None:
+            raise ValueError("set at least one of max_steps, max_tokens, max_time")
+        if self.global_batch_size is not None and self.global_batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"global_batch_size ({self.global_batch_size}) must be a multiple of "
+                f"micro_batch_size ({self.micro_batch_size})"
+            )
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr:g}) must not exceed lr ({self.lr:g})")
+        return self
+
+
+class RunConfig(StrictModel):
+    """A complete run: what to train on, with what, and how."""
+
+    run: RunSection = Field(default_factory=RunSection)
+    tokenizer: ComponentRef
+    data: DataSection
+    model: ComponentRef
+    loggers: list[ComponentRef] = Field(default_factory=list)
+    metrics: list[ComponentRef] = Field(default_factory=list)
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+
+    def component_refs(self) -> list[tuple[str, str, ComponentRef]]:
+        """``(kind, key path, ref)`` for every component the config names."""
+        refs: list[tuple[str, str, ComponentRef]] = [
+            ("tokenizer", "tokenizer", self.tokenizer),
+            ("dataset", "data", self.data),
+            ("model", "model", self.model),
+        ]
+        refs += [("logger", f"loggers.{i}", r) for i, r in enumerate(self.loggers)]
+        refs += [("metric", f"metrics.{i}", r) for i, r in enumerate(self.metrics)]
+        return refs
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return str(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True))
+
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of the resolved config: same config, same hash."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -1,0 +1,45 @@
+"""A typed wrapper over the training-event hooks, for training engines.
+
+Engines call ``events.step_end(run, state, metrics)`` instead of ``pm.hook.…`` so the
+arguments are checked in one place and "a plugin asked to stop" is one boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.config import RunConfig
+    from codex_core.plugins import PluginManager
+    from codex_core.protocols import TrainState
+    from codex_core.runs import RunDir
+
+
+class TrainEvents:
+    """Fires the ``codex_on_*`` hooks of every loaded plugin."""
+
+    def __init__(self, manager: PluginManager) -> None:
+        self._hook = manager.hook
+
+    def train_start(self, run: RunDir, config: RunConfig, model: Any, state: TrainState) -> None:
+        self._hook.codex_on_train_start(run=run, config=config, model=model, state=state)
+
+    def step_end(self, run: RunDir, state: TrainState, metrics: Mapping[str, float]) -> bool:
+        """Returns True when any plugin asked for a graceful stop."""
+        results = self._hook.codex_on_step_end(run=run, state=state, metrics=dict(metrics))
+        return any(r is True for r in results)
+
+    def eval(self, run: RunDir, state: TrainState, metrics: Mapping[str, float]) -> bool:
+        """Returns True when any plugin asked for a graceful stop."""
+        results = self._hook.codex_on_eval(run=run, state=state, metrics=dict(metrics))
+        return any(r is True for r in results)
+
+    def checkpoint(self, run: RunDir, state: TrainState, path: Path) -> None:
+        self._hook.codex_on_checkpoint(run=run, state=state, path=path)
+
+    def train_end(self, run: RunDir, state: TrainState, status: str, metrics: Mapping[str, float]) -> None:
+        if status not in ("completed", "stopped", "failed"):
+            raise ValueError(f"status must be completed, stopped or failed, not {status!r}")
+        self._hook.codex_on_train_end(run=run, state=state, status=status, metrics=dict(metrics))

@@ -1,0 +1,278 @@
+"""Run directories: layout, creation, lookup (``RUN`` = path, name or ``latest``), the
+lock that keeps two processes out of one run, and ``metrics.ndjson``.
+
+Layout of a run directory::
+
+    config.yaml       the resolved run config
+    manifest.json     what ran: versions, platform, git sha, config hash, seed, status
+    metrics.ndjson    one JSON object per line (schema below), written by core itself
+    train.log         the run's log
+    checkpoints/      checkpoints written by the training engine
+    artifacts/        anything else a run produces
+    .lock             held while a process writes the run
+
+``metrics.ndjson`` schema version 1: each line is
+``{"v": 1, "step": <int>, "time": <unix seconds>, "metrics": {<name>: <number>}}``.
+Lines are appended whole; a reader ignores a torn last line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from codex_core import __version__
+from codex_core.errors import RunDirError, did_you_mean
+from codex_core.fsutil import FileLock, atomic_write, atomic_write_json
+
+METRICS_SCHEMA_VERSION = 1
+MANIFEST_SCHEMA_VERSION = 1
+RUN_FILES = ("config.yaml", "manifest.json", "metrics.ndjson", "train.log")
+RUN_DIRS = ("checkpoints", "artifacts")
+
+
+def runs_root(override: str | Path | None = None) -> Path:
+    """The runs root: ``override``, else ``CODEX_RUNS_DIR``, else ``./runs``."""
+    return Path(override or os.environ.get("CODEX_RUNS_DIR") or "runs")
+
+
+def cache_root() -> Path:
+    """The cache root: ``CODEX_HOME``, else ``~/.cache/codex``."""
+    env = os.environ.get("CODEX_HOME")
+    return Path(env) if env else Path.home() / ".cache" / "codex"
+
+
+class RunDir:
+    """One run directory. Create with :meth:`create`, find with :func:`resolve_run`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(self.path / ".lock", what="run directory")
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    manifest_path = property(lambda self: self.path / "manifest.json")
+    metrics_path = property(lambda self: self.path / "metrics.ndjson")
+    log_path = property(lambda self: self.path / "train.log")
+    checkpoints_dir = property(lambda self: self.path / "checkpoints")
+    artifacts_dir = property(lambda self: self.path / "artifacts")
+
+    # -- creation ---------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str | Path, name: str | None = None, *, config_yaml: str = "",
+               manifest: Mapping[str, Any] | None = None, exist_ok: bool = False) -> RunDir:
+        """Create (and lock) a run directory under ``root``. With no ``name`` a fresh
+        timestamped name is made. The caller releases the lock with :meth:`unlock`."""
+        root = Path(root)
+        if name is None:
+            name = _fresh_name(root)
+        _check_name(name)
+        run = cls(root / name)
+        if run.path.exists() and not exist_ok and any(run.path.iterdir()):
+            raise RunDirError(
+                f"run directory {run.path} already exists",
+                hint="choose another run.name, remove it (codex runs rm), or resume it",
+            )
+        run.path.mkdir(parents=True, exist_ok=True)
+        run.lock()
+        for sub in RUN_DIRS:
+            (run.path / sub).mkdir(exist_ok=True)
+        if config_yaml or not run.config_path.exists():
+            atomic_write(run.config_path, config_yaml)
+        if not run.metrics_path.exists():
+            atomic_write(run.metrics_path, "")
+        run.write_manifest({**default_manifest(name), **dict(manifest or {})})
+        return run
+
+    def lock(self) -> RunDir:
+        """Take the run's lock; another process holding it is a clear error with its pid."""
+        self._lock.acquire()
+        return self
+
+    def unlock(self) -> None:
+        self._lock.release()
+
+    def is_locked(self) -> bool:
+        return self._lock.is_locked()
+
+    # -- manifest -----------------------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.manifest_path.read_text()))
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise RunDirError(f"{self.manifest_path} is not valid JSON: {exc}") from None
+
+    def write_manifest(self, updates: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge ``updates`` into manifest.json (written atomically) and return it."""
+        manifest = {**self.read_manifest(), **dict(updates)}
+        atomic_write_json(self.manifest_path, manifest)
+        return manifest
+
+    # -- metrics ------------------------------------------------------------------------
+    def log_metrics(self, step: int, metrics: Mapping[str, float], *, when: float | None = None) -> None:
+        """Append one row to metrics.ndjson (a single write of a whole line)."""
+        row = {
+            "v": METRICS_SCHEMA_VERSION,
+            "step": int(step),
+            "time": round(when if when is not None else time.time(), 3),
+            "metrics": {k: _json_number(v) for k, v in metrics.items()},
+        }
+        line = json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+
+    def read_metrics(self) -> Iterator[dict[str, Any]]:
+        """Rows of metrics.ndjson; a torn or foreign last line is skipped."""
+        if not self.metrics_path.exists():
+            return
+        with open(self.metrics_path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict) and "step" in row:
+                    yield row
+
+    def truncate_metrics(self, after_step: int) -> int:
+        """Drop rows with ``step > after_step`` (on resume); returns how many were dropped."""
+        rows = list(self.read_metrics())
+        kept = [r for r in rows if r["step"] <= after_step]
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept)
+        atomic_write(self.metrics_path, text)
+        return len(rows) - len(kept)
+
+    def last_metrics(self) -> dict[str, Any]:
+        """The latest value of every metric, with the step it was logged at."""
+        latest: dict[str, Any] = {}
+        for row in self.read_metrics():
+            for key, value in row.get("metrics", {}).items():
+                latest[key] = {"value": value, "step": row["step"]}
+        return latest
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+
+
+def _json_number(value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _check_name(name: str) -> None:
+    if not name or name in {".", "..", "latest"} or "/" in name or "\\" in name:
+        raise RunDirError(
+            f"invalid run name {name!r}",
+            hint="use letters, digits, '-', '_' and '.', not 'latest' or a path",
+        )
+
+
+def _fresh_name(root: Path) -> str:
+    base = time.strftime("run-%Y%m%d-%H%M%S")
+    name, n = base, 1
+    while (root / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def default_manifest(name: str) -> dict[str, Any]:
+    """The manifest fields core records for every run."""
+    return {
+        "schema": MANIFEST_SCHEMA_VERSION,
+        "name": name,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created_ts": time.time(),
+        "status": "created",
+        "codex_core_version": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+        "argv": sys.argv,
+        "git_sha": git_sha(),
+    }
+
+
+def git_sha(cwd: str | Path | None = None) -> str | None:
+    """The commit of the git checkout around ``cwd`` (None outside one or without git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and ((path / "manifest.json").exists() or (path / "config.yaml").exists())
+
+
+def list_runs(root: str | Path | None = None) -> list[RunDir]:
+    """Run directories under the runs root, oldest first."""
+    root = runs_root(root)
+    if not root.is_dir():
+        return []
+    runs = [RunDir(p) for p in root.iterdir() if is_run_dir(p)]
+    return sorted(runs, key=_created)
+
+
+def _created(run: RunDir) -> tuple[float, str]:
+    try:
+        ts = float(run.read_manifest().get("created_ts", 0.0))
+    except RunDirError:
+        ts = 0.0
+    return (ts or run.path.stat().st_mtime, run.name)
+
+
+def resolve_run(ref: str | Path, root: str | Path | None = None) -> RunDir:
+    """A run from a path, a run name under the runs root, or ``latest``."""
+    root = runs_root(root)
+    ref_str = str(ref)
+    if ref_str == "latest":
+        runs = list_runs(root)
+        if not runs:
+            raise RunDirError(f"no runs under {root}", hint="start one with codex train, or set CODEX_RUNS_DIR")
+        return runs[-1]
+    path = Path(ref)
+    for candidate in (path, root / ref_str):
+        if is_run_dir(candidate):
+            return RunDir(candidate)
+    names = [r.name for r in list_runs(root)]
+    guess = did_you_mean(ref_str, names)
+    raise RunDirError(
+        f"no run {ref_str!r} (not a run directory, nor a run under {root})"
+        + (f"; did you mean {guess!r}?" if guess else ""),
+        hint="list runs with codex runs list",
+    )
+
+
+def remove_run(run: RunDir) -> None:
+    """Delete a run directory (refused while another process holds its lock)."""
+    if run.is_locked():
+        holder = FileLock(run.path / ".lock").holder()
+        raise RunDirError(
+            f"run {run.name} is in use by pid {holder.get('pid', '?')}",
+            hint="stop that process first",
+        )
+    shutil.rmtree(run.path)

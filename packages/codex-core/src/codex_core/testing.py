@@ -1,0 +1,65 @@
+"""Pytest fixtures for plugin authors (loaded automatically through the ``pytest11``
+entry point when codex-core is installed).
+
+* ``codex_plugin_manager``: an isolated plugin manager that loads no entry points, made the
+  process-wide manager for the test (so ``codex`` commands run in-process see only it).
+* ``codex_registry``: that manager's component registry.
+* ``register_codex_plugin(plugin, name=...)``: register a plugin module or object for one
+  test; returns its ``PluginInfo`` (``status`` is ``"ok"`` or ``"error"``).
+* ``codex_home``: a temporary ``CODEX_HOME`` and ``CODEX_RUNS_DIR`` for the test.
+
+Example::
+
+    def test_my_tokenizer(register_codex_plugin, codex_registry):
+        register_codex_plugin(my_plugin_module)
+        tok = codex_registry.build("tokenizer", "my-tok")
+        assert tok.decode(tok.encode("hi").ids) == "hi"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.plugins import PluginInfo, PluginManager
+    from codex_core.registry import Registry
+
+
+@pytest.fixture
+def codex_plugin_manager() -> Iterator[PluginManager]:
+    from codex_core import plugins
+
+    previous = plugins._manager
+    manager = plugins.PluginManager(load_entry_points=False)
+    plugins.reset_plugin_manager(manager)
+    try:
+        yield manager
+    finally:
+        plugins.reset_plugin_manager(previous)
+
+
+@pytest.fixture
+def codex_registry(codex_plugin_manager: PluginManager) -> Registry:
+    return codex_plugin_manager.registry
+
+
+@pytest.fixture
+def register_codex_plugin(codex_plugin_manager: PluginManager) -> Callable[..., PluginInfo]:
+    def register(plugin: Any, name: str | None = None, **kwargs: Any) -> PluginInfo:
+        info = codex_plugin_manager.register(plugin, name, **kwargs)
+        _ = codex_plugin_manager.registry  # run the registration hooks now
+        return info
+
+    return register
+
+
+@pytest.fixture
+def codex_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "codex-home"
+    monkeypatch.setenv("CODEX_HOME", str(home / "cache"))
+    monkeypatch.setenv("CODEX_RUNS_DIR", str(home / "runs"))
+    return home
