@@ -41,7 +41,7 @@ def test_codex_core_alone_lists_plugins_and_validates_configs(tmp_path):
     assert validated.returncode == 0, validated.stderr
     assert "ok:" in validated.stdout and "model 'gpt2' is not installed here" in validated.stderr
     assert train.returncode == 2
-    assert train.stderr.strip() == "error: `codex train` is provided by codex-models, which is not installed; pip install codex-models"
+    assert train.stderr.strip() == "error: `codex train` is provided by codex-models, which is not installed (pip install codex-models)"
     assert "codex_tokenizers" not in modules.stdout and "torch" not in modules.stdout
 
     added = sh(python, "-m", "pip", "install", "-q", ROOT / "packages" / "codex-core", ROOT / "packages" / "codex-tokenizers")

@@ -23,7 +23,8 @@ def test_create_lays_out_the_run_directory(tmp_path):
 
     names = sorted(p.name for p in run.path.iterdir())
 
-    assert names == [".lock", "artifacts", "checkpoints", "config.yaml", "manifest.json", "metrics.ndjson"]
+    assert names == [".lock", "artifacts", "checkpoints", "config.yaml", "manifest.json", "metrics.ndjson",
+                     "train.log"]
     manifest = run.read_manifest()
     assert (manifest["name"], manifest["config_hash"], manifest["schema"]) == ("r1", "abc", 1)
 
@@ -167,3 +168,9 @@ def test_manifest_updates_merge_and_stay_valid_json(tmp_path):
 
     manifest = json.loads(run.manifest_path.read_text())
     assert (manifest["status"], manifest["step"], manifest["name"]) == ("running", 10, "m")
+
+
+def test_the_codex_home_fixture_points_runs_and_cache_into_the_test(codex_home):
+    from codex_core.runs import cache_root, runs_root
+
+    assert (runs_root(), cache_root()) == (codex_home / "runs", codex_home / "cache")

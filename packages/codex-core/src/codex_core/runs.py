@@ -94,8 +94,9 @@ class RunDir:
             (run.path / sub).mkdir(exist_ok=True)
         if config_yaml or not run.config_path.exists():
             atomic_write(run.config_path, config_yaml)
-        if not run.metrics_path.exists():
-            atomic_write(run.metrics_path, "")
+        for empty in (run.metrics_path, run.log_path):
+            if not empty.exists():
+                atomic_write(empty, "")
         run.write_manifest({**default_manifest(name), **dict(manifest or {})})
         return run
 

@@ -47,10 +47,7 @@ def _missing_command(name: str) -> CodexError:
     try:
         installed = version(dist)
     except PackageNotFoundError:
-        return CodexError(
-            f"`codex {name}` is provided by {dist}, which is not installed",
-            hint=f"pip install {dist}",
-        )
+        return CodexError(f"`codex {name}` is provided by {dist}, which is not installed (pip install {dist})")
     failed = [i for i in _plugin_manager().infos() if i.distribution == dist and i.status != "ok"]
     if failed:
         info = failed[0]
