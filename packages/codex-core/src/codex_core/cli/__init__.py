@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 
 import click
@@ -33,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except CodexError as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -44,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(0)
     except Exception as exc:
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "

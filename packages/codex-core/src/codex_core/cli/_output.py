@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +9,8 @@ import click
 
 
 def echo_json(obj: Any) -> None:
+    import json
+
     click.echo(json.dumps(obj, indent=2, default=str))
 
 
