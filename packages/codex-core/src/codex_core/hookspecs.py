@@ -53,8 +53,8 @@ def codex_register_tokenizers(register: RegisterFn) -> None:
 @hookspec
 def codex_register_models(register: RegisterFn) -> None:
     """Register model builders. A built model follows the model contract of the training
-    engine: ``forward(input_ids, attention_mask=None, labels=None)`` returns an object with
-    ``.loss`` and ``.logits``.
+    engine: ``forward(input_ids, attention_mask=None, labels=None)``, called with keyword
+    arguments, returns an object with ``.loss`` and ``.logits``.
 
     :param register: the registration callable (see ``codex_register_tokenizers``).
 

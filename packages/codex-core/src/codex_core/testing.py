@@ -6,6 +6,8 @@ entry point when codex-core is installed).
 * ``codex_registry``: that manager's component registry.
 * ``register_codex_plugin(plugin, name=...)``: register a plugin module or object for one
   test; returns its ``PluginInfo`` (``status`` is ``"ok"`` or ``"error"``).
+* ``codex_installed_registry``: the registry of the installed plugins (their ``codex``
+  entry points), loaded afresh for the test.
 * ``codex_home``: a temporary ``CODEX_HOME`` and ``CODEX_RUNS_DIR`` for the test.
 
 Example::
@@ -55,6 +57,13 @@ def register_codex_plugin(codex_plugin_manager: PluginManager) -> Callable[..., 
         return info
 
     return register
+
+
+@pytest.fixture
+def codex_installed_registry() -> Registry:
+    from codex_core.plugins import PluginManager
+
+    return PluginManager().registry
 
 
 @pytest.fixture

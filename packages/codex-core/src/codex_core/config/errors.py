@@ -96,7 +96,7 @@ def format_validation_error(
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
-        path = ".".join(loc) or "(top level)"
+        path = ".".join(loc)
         msg = err["msg"].replace("Input should be", "expected").replace("Value error, ", "")
         if err["type"] == "missing":
             lines.append(f"missing key '{path}'{_where(path, origins, where)}")
@@ -108,5 +108,5 @@ def format_validation_error(
         shown = "" if isinstance(value, (dict, BaseModel)) or (value is None and "none" in msg.lower()) else (
             f", got {value!r} ({type(value).__name__})"
         )
-        lines.append(f"{path}: {msg}{shown}{_where(path, origins, where)}")
+        lines.append(f"{path + ': ' if path else ''}{msg}{shown}{_where(path, origins, where)}")
     return "; ".join(lines)

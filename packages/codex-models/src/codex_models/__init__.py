@@ -1,0 +1,44 @@
+"""codex-models: model builders and evaluation metrics for codex, registered through the
+``codex`` entry point.
+
+Importing this package is cheap (no torch); the public names are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "build_gpt2": "codex_models.gpt2",
+    "GPT2Params": "codex_models.params",
+    "ExactMatch": "codex_models.exact_match",
+    "ExactMatchParams": "codex_models.params",
+    "normalize_text": "codex_models.exact_match",
+}
+
+__all__ = [
+    "ExactMatch",
+    "ExactMatchParams",
+    "GPT2Params",
+    "__version__",
+    "build_gpt2",
+    "normalize_text",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codex_models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_models.exact_match import ExactMatch, normalize_text
+    from codex_models.gpt2 import build_gpt2
+    from codex_models.params import ExactMatchParams, GPT2Params

@@ -1,0 +1,42 @@
+"""The ``gpt2`` model builder: a Hugging Face GPT-2 built from a config (no download).
+
+torch and transformers are imported inside :func:`build_gpt2`, so importing this module
+stays cheap too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codex_models.params import GPT2Params
+
+if TYPE_CHECKING:  # pragma: no cover
+    from transformers import GPT2LMHeadModel
+
+
+def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
+    """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG).
+
+    It follows the codex model contract: ``model(input_ids=..., attention_mask=...,
+    labels=...)`` returns an object with ``.loss`` (mean next-token cross-entropy; the
+    model shifts the labels itself, ``-100`` is ignored) and ``.logits`` of shape
+    ``(batch, seq, vocab_size)``. Pass the arguments by keyword: the Hugging Face
+    ``forward`` has other parameters between ``input_ids`` and ``attention_mask``.
+    """
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    params = params if params is not None else GPT2Params()
+    config = GPT2Config(
+        vocab_size=params.vocab_size,
+        n_positions=params.n_positions,
+        n_layer=params.n_layer,
+        n_head=params.n_head,
+        n_embd=params.n_embd,
+        resid_pdrop=params.dropout,
+        embd_pdrop=params.dropout,
+        attn_pdrop=params.dropout,
+        pad_token_id=params.pad_token_id,
+        bos_token_id=params.bos_token_id,
+        eos_token_id=params.eos_token_id,
+    )
+    return GPT2LMHeadModel(config)

@@ -1,0 +1,35 @@
+"""The codex plugin module of codex-models (named in its `codex` entry point).
+
+Registers components by lazy ``"module:attr"`` references: importing this module imports
+nothing but ``codex_core.hookimpl`` (no torch, transformers or pydantic).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codex_core import hookimpl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.registry import RegisterFn
+
+
+@hookimpl
+def codex_register_models(register: RegisterFn) -> None:
+    register(
+        "gpt2",
+        "codex_models.gpt2:build_gpt2",
+        config="codex_models.params:GPT2Params",
+        description="GPT-2 (Hugging Face transformers) built from config, randomly initialised",
+    )
+
+
+@hookimpl
+def codex_register_metrics(register: RegisterFn) -> None:
+    register(
+        "exact-match",
+        "codex_models.exact_match:ExactMatch",
+        config="codex_models.params:ExactMatchParams",
+        description="fraction of predictions equal to their reference",
+        aliases=("em",),
+    )

@@ -1,0 +1,40 @@
+"""The plugin module: registration is cheap and names the components codex expects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from codex_core.config import load_config
+from codex_core.registry import Registry
+from codex_models import GPT2Params
+
+HEAVY = ("torch", "transformers", "pydantic")
+
+
+def test_importing_the_plugin_module_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, codex_models.plugin; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_the_entry_point_registers_gpt2_and_exact_match(codex_installed_registry: Registry) -> None:
+    assert codex_installed_registry.by_plugin("models") == {"model": ["gpt2"], "metric": ["exact-match"]}
+
+
+def test_the_default_run_config_model_params_validate(codex_installed_registry: Registry) -> None:
+    ref = load_config().config.model
+    params = codex_installed_registry.get("model", ref.name).validate_params(ref.params)
+    assert (params.n_layer, params.n_head, params.n_embd) == (2, 2, 64)
+
+
+def test_default_vocab_size_matches_the_default_char_tokenizer(codex_installed_registry: Registry) -> None:
+    if ("tokenizer", "char") not in codex_installed_registry:
+        pytest.skip("codex-tokenizers is not installed")
+    tokenizer = codex_installed_registry.build("tokenizer", "char")
+    assert GPT2Params().vocab_size == tokenizer.vocab_size
