@@ -143,7 +143,7 @@ def test_a_type_error_names_key_value_and_expected_type(tmp_path):
 def test_a_missing_section_is_named(tmp_path):
     path = write(tmp_path, "c.yaml", "tokenizer: char\ndata: text\n")
 
-    with pytest.raises(ConfigError, match="missing key 'model'"):
+    with pytest.raises(ConfigError, match=r"missing key 'model' \(in .*c\.yaml\)"):
         load_config(path)
 
 

@@ -23,7 +23,7 @@ def origin_of(path: str, origins: Origins | None) -> str | None:
         found = origins.get(".".join(parts[:n]))
         if found:
             return found
-    return None
+    return origins.get("")  # the file itself, for keys no file set (a missing section)
 
 
 def _where(path: str, origins: Origins | None, where: str | None) -> str:

@@ -165,17 +165,20 @@ def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> 
     return tree, origins, sources
 
 
-def validate_tree(tree: dict[str, Any], origins: Mapping[str, str] | None = None) -> RunConfig:
-    """Validate a plain tree into a RunConfig with clear, located errors."""
+def validate_tree(tree: dict[str, Any], origins: Mapping[str, str] | None = None,
+                  source: str | None = None) -> RunConfig:
+    """Validate a plain tree into a RunConfig with clear, located errors (``source``
+    names the file for problems no single key came from, such as a missing section)."""
     check_unknown_keys(RunConfig, tree, origins=origins)
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, origins=origins)) from None
+        located = {"": source, **(origins or {})} if source else origins
+        raise ConfigError(format_validation_error(exc, origins=located)) from None
 
 
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> LoadedConfig:
     """Load and validate a run config (``path=None``: the built-in default)."""
     tree, origins, sources = load_tree(path, overrides)
-    config = validate_tree(tree, origins)
+    config = validate_tree(tree, origins, sources[-1] if sources else None)
     return LoadedConfig(config=config, tree=tree, origins=origins, sources=sources)
