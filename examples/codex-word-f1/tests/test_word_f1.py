@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from codex_word_f1 import plugin  # noqa: E402
+from codex_word_f1 import plugin
 
 
 def test_word_f1_through_the_registry(register_codex_plugin, codex_registry):
