@@ -215,3 +215,24 @@ def test_shell_completion_script_is_printed(codex):
     result = codex("completion", "bash")
 
     assert result.returncode == 0 and "_CODEX_COMPLETE" in result.stdout
+
+
+def test_ctrl_c_at_a_prompt_exits_130_and_declining_exits_1(tmp_path):
+    import os
+    import signal
+
+    RunDir.create(tmp_path, "keep").unlock()
+    env = {**os.environ, "CODEX_RUNS_DIR": str(tmp_path)}
+    argv = [sys.executable, "-m", "codex_core", "runs", "rm", "keep"]
+
+    declined = subprocess.run(argv, input="n\n", capture_output=True, text=True, env=env, timeout=60)
+    prompt = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, text=True)
+    assert prompt.stdout is not None
+    assert prompt.stdout.read(len("delete run keep")) == "delete run keep"
+    prompt.send_signal(signal.SIGINT)
+    _, err = prompt.communicate(timeout=60)
+
+    assert (declined.returncode, declined.stderr.strip()) == (1, "Aborted.")
+    assert prompt.returncode == 130 and err.strip() == "Interrupted."
+    assert (tmp_path / "keep").exists()

@@ -204,3 +204,30 @@ def test_sweep_values_may_be_lists():
 def test_split_ratios_must_add_up_to_one(tmp_path):
     with pytest.raises(ConfigError, match=r"split ratios must add up to 1, got 1\.1"):
         load_config(write(tmp_path, "c.yaml", BASE), ["data.split.val=0.11"])
+
+
+def test_overrides_reach_into_a_component_written_as_a_bare_name(tmp_path):
+    path = write(tmp_path, "c.yaml", "tokenizer: char\ndata: text\nmodel: gpt2\nloggers: [csv, console]\n")
+
+    config = load_config(path, ["model.params.n_layer=4", "loggers-={name: csv}", "run.tags+=nightly"]).config
+
+    assert config.model.params == {"n_layer": 4}
+    assert [lg.name for lg in config.loggers] == ["console"]
+    assert config.run.tags == ["nightly"]
+
+
+def test_the_json_schema_accepts_real_configs_and_rejects_bad_params():
+    import jsonschema
+
+    from codex_core.config.components import json_schema
+    from codex_core.plugins import PluginManager
+
+    schema = json_schema(PluginManager().registry)
+    validator = jsonschema.Draft202012Validator(schema)
+    default = load_config().config.to_dict()
+    shorthand = {"tokenizer": "char", "data": "stdlib-code", "model": "gpt2", "loggers": ["csv"]}
+    bad = {**shorthand, "model": {"name": "gpt2", "params": {"n_layers": 2}}}
+
+    assert list(validator.iter_errors(default)) == []
+    assert list(validator.iter_errors(shorthand)) == []
+    assert list(validator.iter_errors(bad)) != []

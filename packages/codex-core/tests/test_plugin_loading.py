@@ -196,3 +196,74 @@ def test_strict_mode_raises_on_a_name_clash(plugin_site, monkeypatch):
 
     with pytest.raises(PluginError, match="registered by two plugins"):
         _ = PluginManager().registry
+
+
+def test_allow_list_items_may_have_spaces(plugin_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(plugin_site("good-plugin", "space_good_mod", good("space_good_mod"))))
+    monkeypatch.setenv("CODEX_LOAD_PLUGINS", "nothing-else , good-plugin ")
+
+    info = next(i for i in PluginManager().infos() if i.name == "good-plugin")
+
+    assert info.status == "ok"
+
+
+def test_a_hook_may_accept_fewer_arguments_than_the_spec(plugin_site, monkeypatch):
+    source = """
+from codex_core import hookimpl
+
+@hookimpl
+def codex_register_commands():
+    pass
+"""
+    monkeypatch.syspath_prepend(str(plugin_site("noarg-plugin", "noarg_plugin_mod", source)))
+    monkeypatch.setenv("CODEX_LOAD_PLUGINS", "noarg-plugin")
+    manager = PluginManager()
+
+    manager.add_commands(__import__("click").Group())
+
+    assert next(i for i in manager.infos() if i.name == "noarg-plugin").status == "ok"
+
+
+COMMAND = """
+import click
+from codex_core import hookimpl
+
+@hookimpl
+def codex_register_commands(cli):
+    @cli.command({name!r})
+    def cmd():
+        click.echo("from {dist}")
+"""
+
+
+def test_a_plugin_command_cannot_replace_a_builtin_or_another_plugins(plugin_site, codex):
+    site = plugin_site("aaa-cmd", "aaa_cmd_mod", COMMAND.format(name="hello", dist="aaa-cmd"))
+    plugin_site("bbb-cmd", "bbb_cmd_mod", COMMAND.format(name="hello", dist="bbb-cmd"))
+    plugin_site("ccc-cmd", "ccc_cmd_mod", COMMAND.format(name="config", dist="ccc-cmd"))
+    env = {"CODEX_LOAD_PLUGINS": "aaa-cmd,bbb-cmd,ccc-cmd"}
+
+    hello = codex("hello", extra_path=site, env=env)
+    config = codex("config", "show", extra_path=site, env=env)
+
+    assert hello.stdout == "from aaa-cmd\n"
+    assert "plugin bbb-cmd: command 'hello' is already provided by aaa-cmd; not added" in hello.stderr
+    assert "plugin ccc-cmd: command 'config' is already provided by codex itself; not added" in hello.stderr
+    assert config.returncode == 0 and config.stdout.startswith("# config hash")
+
+
+def test_quiet_silences_plugin_warnings_and_the_default_shows_them_prefixed(plugin_site, codex):
+    source = """
+from codex_core import hookimpl
+
+@hookimpl
+def codex_register_modles(register):
+    pass
+"""
+    site = plugin_site("typo-plugin", "quiet_typo_mod", source)
+    env = {"CODEX_LOAD_PLUGINS": "typo-plugin"}
+
+    loud = codex("--help", extra_path=site, env=env)
+    quiet = codex("-q", "--help", extra_path=site, env=env)
+
+    assert "codex: WARNING: plugin typo-plugin: hook 'codex_register_modles' matches no codex hookspec" in loud.stderr
+    assert quiet.stderr == ""

@@ -62,3 +62,24 @@ def test_protocols_are_runtime_checkable():
     assert isinstance(Chars(), Tokenizer)
     assert isinstance(ListLogger(), Logger)
     assert not isinstance(object(), Logger)
+
+
+def test_loggers_of_one_class_are_disabled_one_at_a_time():
+    class Flaky(ListLogger):
+        def __init__(self, fail: bool) -> None:
+            super().__init__()
+            self.fail = fail
+
+        def log_metrics(self, metrics, step):
+            if self.fail:
+                raise RuntimeError("store locked")
+            super().log_metrics(metrics, step)
+
+    healthy, broken = Flaky(fail=False), Flaky(fail=True)
+    fanout = LoggerFanout([broken, healthy])
+
+    with pytest.warns(RuntimeWarning, match="store locked"):
+        fanout.log_metrics({"loss": 1.0}, 1)
+    fanout.log_metrics({"loss": 0.5}, 2)
+
+    assert [s for s, _ in healthy.rows] == [1, 2]

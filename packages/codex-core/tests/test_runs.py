@@ -174,3 +174,25 @@ def test_the_codex_home_fixture_points_runs_and_cache_into_the_test(codex_home):
     from codex_core.runs import cache_root, runs_root
 
     assert (runs_root(), cache_root()) == (codex_home / "runs", codex_home / "cache")
+
+
+def test_atomic_write_gives_new_files_the_usual_mode_and_keeps_an_existing_mode(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        fresh = atomic_write(tmp_path / "fresh.txt", "x")
+        private = tmp_path / "private.txt"
+        private.write_text("secret")
+        private.chmod(0o600)
+        atomic_write(private, "still secret")
+    finally:
+        os.umask(old_umask)
+
+    assert (fresh.stat().st_mode & 0o777, private.stat().st_mode & 0o777) == (0o644, 0o600)
+
+
+def test_metrics_from_a_newer_schema_are_refused(tmp_path):
+    run = RunDir.create(tmp_path, "m")
+    run.metrics_path.write_text('{"v": 99, "step": 1, "time": 0, "metrics": {}}\n')
+
+    with pytest.raises(RunDirError, match="schema v99, newer than this codex-core reads"):
+        list(run.read_metrics())

@@ -60,7 +60,7 @@ def _env_list(var: str) -> set[str] | None:
     raw = os.environ.get(var)
     if raw is None:
         return None
-    return {normalize(item) for item in raw.split(",") if item.strip()}
+    return {normalize(item.strip()) for item in raw.split(",") if item.strip()}
 
 
 def _strict() -> bool:
@@ -104,7 +104,7 @@ class PluginManager:
             )
             self.plugins[f"{ep.name} ({dist_name})"] = info
             if _strict():
-                raise PluginError(info.error)
+                raise PluginError(f"plugin {ep.name!r}: {info.error}")
             return
         self.plugins[ep.name] = info
         names = {normalize(ep.name)} | ({normalize(dist_name)} if dist_name else set())
@@ -120,7 +120,7 @@ class PluginManager:
                     f"but codex-core {__version__} is installed"
                 )
                 if _strict():
-                    raise PluginError(info.error)
+                    raise PluginError(f"plugin {info.name!r} is incompatible: {info.error}")
                 return
         try:
             module = ep.load()
@@ -190,23 +190,49 @@ class PluginManager:
                 if info is None or info.status != "ok" or only not in (None, impl.plugin_name):
                     continue
                 try:
-                    impl.function(register=registry.register_fn(kind, impl.plugin_name))
+                    _call(impl, register=registry.register_fn(kind, impl.plugin_name))
                 except Exception as exc:
                     self._fail(info, f"{hook_name} failed: {type(exc).__name__}: {exc}", exc)
 
     def add_commands(self, cli: Any, only: str | None = None) -> None:
-        """Let every loaded plugin add its sub-commands to ``cli`` (once)."""
+        """Let every loaded plugin add its sub-commands to ``cli`` (once).
+
+        A command whose name a built-in or an earlier plugin already uses is not added;
+        the plugin gets a warning naming both.
+        """
         if self._commands_cli is cli and only is None:
             return
         self._commands_cli = cli
+        reserved = set(getattr(cli, "reserved_names", ()))
+        owners: dict[str, str] = getattr(cli, "command_owners", {})
         for impl in self.pm.hook.codex_register_commands.get_hookimpls():
             info = self.plugins.get(impl.plugin_name)
             if info is None or info.status != "ok" or only not in (None, impl.plugin_name):
                 continue
+            before = dict(cli.commands)
             try:
-                impl.function(cli=cli)
+                _call(impl, cli=cli)
             except Exception as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
                 self._fail(info, f"codex_register_commands failed: {type(exc).__name__}: {exc}", exc)
+                continue
+            for name, command in list(cli.commands.items()):
+                if before.get(name) is command:
+                    continue
+                taken_by = "codex itself" if name in reserved else owners.get(name)
+                if taken_by is None and name in before:
+                    taken_by = "another plugin"
+                if taken_by is not None:
+                    if name in before:
+                        cli.commands[name] = before[name]
+                    else:
+                        del cli.commands[name]
+                    warning = f"command {name!r} is already provided by {taken_by}; not added"
+                    info.warnings.append(warning)
+                    log.warning("plugin %s: %s", info.name, warning)
+                else:
+                    owners[name] = info.name
 
     def infos(self) -> list[PluginInfo]:
         """Every plugin seen, sorted by name (the registry is built first, so
@@ -226,6 +252,12 @@ class PluginManager:
             for i in self.infos()
             if i.distribution and i.version and i.status == "ok"
         }
+
+
+def _call(impl: Any, **available: Any) -> Any:
+    """Call a hook implementation with the subset of arguments it declares (as pluggy
+    does), so implementations may accept fewer arguments than the spec offers."""
+    return impl.function(*[available[name] for name in impl.argnames])
 
 
 def _hookimpl_names(module: Any) -> list[str]:

@@ -138,7 +138,11 @@ class LoggerFanout:
 
     def __init__(self, loggers: Iterable[Any], names: Iterable[str] | None = None) -> None:
         self.loggers = list(loggers)
-        self.names = list(names) if names is not None else [type(lg).__name__ for lg in self.loggers]
+        if names is None:
+            names = [f"{type(lg).__name__}#{i}" for i, lg in enumerate(self.loggers)]
+        self.names = list(names)
+        if len(set(self.names)) != len(self.names) or len(self.names) != len(self.loggers):
+            raise ValueError("LoggerFanout needs one distinct name per logger")
         self.disabled: dict[str, str] = {}
 
     @property

@@ -149,8 +149,15 @@ class RunDir:
                     row = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(row, dict) and "step" in row:
-                    yield row
+                if not isinstance(row, dict) or "step" not in row:
+                    continue
+                if row.get("v", METRICS_SCHEMA_VERSION) > METRICS_SCHEMA_VERSION:
+                    raise RunDirError(
+                        f"{self.metrics_path} has rows of schema v{row['v']}, newer than this "
+                        f"codex-core reads (v{METRICS_SCHEMA_VERSION})",
+                        hint="upgrade codex-core",
+                    )
+                yield row
 
     def truncate_metrics(self, after_step: int) -> int:
         """Drop rows with ``step > after_step`` (on resume); returns how many were dropped."""

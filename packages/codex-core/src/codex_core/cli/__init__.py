@@ -8,10 +8,25 @@ from collections.abc import Sequence
 
 import click
 
-from codex_core.cli.app import cli
+from codex_core.cli.app import cli, setup_logging
 from codex_core.errors import CodexError
 
 __all__ = ["cli", "main"]
+
+
+def _verbosity(argv: Sequence[str]) -> tuple[int, int]:
+    """Count -v/-q among the options before the sub-command."""
+    verbose = quiet = 0
+    for arg in argv:
+        if not arg.startswith("-"):
+            break
+        if arg in ("--verbose", "--quiet"):
+            verbose += arg == "--verbose"
+            quiet += arg == "--quiet"
+        elif arg.startswith("-") and not arg.startswith("--") and set(arg[1:]) <= {"v", "q"}:
+            verbose += arg.count("v")
+            quiet += arg.count("q")
+    return verbose + (2 if "--debug" in argv else 0), quiet
 
 
 def _debug(argv: Sequence[str]) -> bool:
@@ -22,9 +37,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point of ``codex``."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug(args)
+    setup_logging(*_verbosity(args))  # before plugins load, so their warnings obey -q
     try:
         result = cli.main(args=args, prog_name="codex", standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.ClickException as exc:

@@ -65,6 +65,12 @@ def _missing_command(name: str) -> CodexError:
 class CodexGroup(click.Group):
     """Resolves built-ins lazily and asks plugins for their commands only when needed."""
 
+    reserved_names = frozenset(BUILTINS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_owners: dict[str, str] = {}
+
     def _plugin_commands(self) -> None:
         _plugin_manager().add_commands(self)
 
@@ -111,7 +117,8 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit(0)
 
 
-def _setup_logging(verbose: int, quiet: int) -> None:
+def setup_logging(verbose: int, quiet: int) -> None:
+    """codex's log lines go to stderr as 'codex: LEVEL: message'; -v/-q move the level."""
     level = logging.WARNING - 10 * verbose + 10 * quiet
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("codex: %(levelname)s: %(message)s"))
@@ -134,6 +141,6 @@ def cli(ctx: click.Context, verbose: int, quiet: int, debug: bool) -> None:
     installed plugins: `codex plugins list` shows them. Shell completion:
     `codex completion bash` (or zsh, fish).
     """
-    _setup_logging(verbose + (2 if debug else 0), quiet)
+    setup_logging(verbose + (2 if debug else 0), quiet)
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

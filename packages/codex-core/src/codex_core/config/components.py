@@ -48,8 +48,10 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
         return schema
     defs = schema.setdefault("$defs", {})
     kind_refs: dict[str, str] = {}
+    shorthands: dict[str, dict[str, Any]] = {}
     for kind in ("tokenizer", "dataset", "model", "logger", "metric"):
-        choices = []
+        choices: list[dict[str, Any]] = []
+        all_names: list[str] = []
         for spec in registry.list(kind):
             params: dict[str, Any] = {"type": "object", "maxProperties": 0}
             try:
@@ -63,6 +65,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
                     defs[f"{kind}.{spec.name}.{name}"] = body
                 params = sub
             names = [spec.name, *spec.aliases]
+            all_names += names
             choices.append({
                 "type": "object",
                 "description": spec.description or f"{kind} {spec.name} ({spec.plugin})",
@@ -70,7 +73,10 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
                 "required": ["name"],
             })
         if choices:
-            defs[f"{kind}Ref"] = {"anyOf": choices}
+            shorthand = {"type": "string", "description": "a component name (no params)",
+                         "enum": sorted(all_names)}
+            defs[f"{kind}Ref"] = {"anyOf": [*choices, shorthand]}
+            shorthands[kind] = shorthand
             kind_refs[kind] = f"#/$defs/{kind}Ref"
     props = schema["properties"]
     for key, kind in (("tokenizer", "tokenizer"), ("model", "model")):
@@ -80,7 +86,10 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
         if kind in kind_refs:
             props[key] = {**copy.deepcopy(props[key]), "items": {"$ref": kind_refs[kind]}}
     if "dataset" in kind_refs:
-        props["data"] = {"allOf": [{"$ref": "#/$defs/DataSection"}, {"$ref": kind_refs["dataset"]}]}
+        props["data"] = {"anyOf": [
+            {"allOf": [{"$ref": "#/$defs/DataSection"}, {"$ref": kind_refs["dataset"]}]},
+            shorthands["dataset"],
+        ]}
     return schema
 
 

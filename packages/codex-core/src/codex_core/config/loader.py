@@ -146,6 +146,22 @@ def _interpolate(tree: Any, origins: Mapping[str, str], path: str = "") -> Any:
     return _ENV.sub(value_of, tree)
 
 
+COMPONENT_KEYS = ("tokenizer", "data", "model")
+COMPONENT_LISTS = ("loggers", "metrics")
+
+
+def expand_shorthands(tree: dict[str, Any]) -> dict[str, Any]:
+    """Component references written as a bare name become ``{name: ...}`` in place, so
+    overrides such as ``model.params.n_layer=4`` work on ``model: gpt2``."""
+    for key in COMPONENT_KEYS:
+        if isinstance(tree.get(key), str):
+            tree[key] = {"name": tree[key]}
+    for key in COMPONENT_LISTS:
+        if isinstance(tree.get(key), list):
+            tree[key] = [{"name": item} if isinstance(item, str) else item for item in tree[key]]
+    return tree
+
+
 def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """The merged, interpolated, overridden plain tree (not yet validated)."""
     origins: dict[str, str] = {}
@@ -158,6 +174,7 @@ def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> 
             raise ConfigError("the built-in default config cannot use 'extends'")
     else:
         tree = _load_file(Path(path), origins, sources)
+    expand_shorthands(tree)
     for ov in apply_overrides(tree, list(overrides)):
         origins[ov.key] = f"override {ov.text!r}"
         _record(ov.value, f"override {ov.text!r}", origins, f"{ov.key}.")

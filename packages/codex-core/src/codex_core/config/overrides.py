@@ -103,13 +103,12 @@ def apply_override(tree: dict[str, Any], ov: Override) -> None:
     """Apply one override to a plain config tree in place."""
     node: Any = tree
     for part in ov.path[:-1]:
-        node = _step(node, part, ov, create=ov.op == "set")
+        node = _step(node, part, ov, create=ov.op in ("set", "append"))
     last = ov.path[-1]
     if ov.op in ("append", "remove"):
-        target = _step(node, last, ov, create=ov.op == "append")
-        if target == {} and ov.op == "append":
-            target = []
-            _assign(node, last, target, ov)
+        if ov.op == "append" and isinstance(node, dict) and node.get(str(last)) is None:
+            node[str(last)] = []
+        target = _step(node, last, ov, create=False)
         if not isinstance(target, list):
             raise ConfigError(f"override {ov.text!r}: '{ov.key}' is not a list")
         if ov.op == "append":
@@ -142,9 +141,12 @@ def _assign(node: Any, part: str | int, value: Any, ov: Override) -> None:
 
 
 def _matches(item: Any, value: Any) -> bool:
+    """Equal, or the same component: ``csv`` matches ``{name: csv, ...}`` and back."""
     if item == value:
         return True
-    return isinstance(item, dict) and isinstance(value, str) and item.get("name") == value
+    name = item.get("name") if isinstance(item, dict) else item
+    wanted = value.get("name") if isinstance(value, dict) and set(value) == {"name"} else value
+    return isinstance(name, str) and name == wanted
 
 
 def apply_overrides(tree: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> list[Override]:
