@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-
 # Byte-code caching on, as in any installed package: the warm-up run writes the .pyc
 # files, so no timed run pays for compiling codex's sources.
 ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "CODEX_LOAD_PLUGINS")}

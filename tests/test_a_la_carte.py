@@ -50,3 +50,18 @@ def test_codex_core_alone_lists_plugins_and_validates_configs(tmp_path):
 
     assert [(p["distribution"], p["status"]) for p in listed] == [("codex-tokenizers", "ok")]
     assert "char" in listed[0]["components"]["tokenizer"]
+
+    # Without the `tokenizers` library (the [rust] extra), the pure-Python engine serves.
+    from codex_tokenizers import load, train
+
+    tok_json = tmp_path / "tokenizer.json"
+    train("bpe", vocab_size=300, texts=["def add(a, b):\n    return a + b\n"] * 50, output=tok_json)
+    text = "def add(x, y): return x + y  # ünïcode 👍"
+    encoded = sh(codex, "tokenizer", "encode", "-t", tok_json, "--json", text, cwd=tmp_path)
+    forced = sh(codex, "tokenizer", "encode", "-t", tok_json, "--backend", "rust", text, cwd=tmp_path)
+
+    assert encoded.returncode == 0, encoded.stderr
+    result = json.loads(encoded.stdout)
+    assert result["backend"] == "python"
+    assert result["ids"] == load(tok_json, backend="rust").encode(text).ids
+    assert forced.returncode == 2 and "needs the 'tokenizers' library" in forced.stderr

@@ -12,6 +12,14 @@ from codex_core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _LAZY = {
+    "load": "codex_tokenizers.engine",
+    "resolve_backend": "codex_tokenizers.engine",
+    "rust_available": "codex_tokenizers.engine",
+    "TokenizerFileError": "codex_tokenizers.engine",
+    "train": "codex_tokenizers.train",
+    "CodexTokenizer": "codex_tokenizers.adapter",
+    "TokenizerFileParams": "codex_tokenizers.params",
+    "TrainedTokenizerParams": "codex_tokenizers.params",
     "CharTokenizer": "codex_tokenizers.char",
     "CharTokenizerParams": "codex_tokenizers.params",
     "DEFAULT_ALPHABET": "codex_tokenizers.params",
@@ -21,7 +29,15 @@ __all__ = [
     "DEFAULT_ALPHABET",
     "CharTokenizer",
     "CharTokenizerParams",
+    "CodexTokenizer",
+    "TokenizerFileError",
+    "TokenizerFileParams",
+    "TrainedTokenizerParams",
     "__version__",
+    "load",
+    "resolve_backend",
+    "rust_available",
+    "train",
 ]
 
 
@@ -29,5 +45,13 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codex_tokenizers.adapter import CodexTokenizer
     from codex_tokenizers.char import CharTokenizer
-    from codex_tokenizers.params import DEFAULT_ALPHABET, CharTokenizerParams
+    from codex_tokenizers.engine import TokenizerFileError, load, resolve_backend, rust_available
+    from codex_tokenizers.params import (
+        DEFAULT_ALPHABET,
+        CharTokenizerParams,
+        TokenizerFileParams,
+        TrainedTokenizerParams,
+    )
+    from codex_tokenizers.train import train

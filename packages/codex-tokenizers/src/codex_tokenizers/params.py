@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_ALPHABET = (
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -41,3 +43,39 @@ class CharTokenizerParams(BaseModel):
     def resolved_alphabet(self) -> str:
         """The alphabet in use: the given one, else :data:`DEFAULT_ALPHABET`."""
         return DEFAULT_ALPHABET if self.alphabet is None else self.alphabet
+
+
+Backend = Literal["auto", "rust", "python"]
+
+
+class TokenizerFileParams(BaseModel):
+    """Params of ``tokenizer-json``: load an existing tokenizer.json."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="a tokenizer.json, or a directory holding one")
+    backend: Backend = Field("auto", description="engine: auto (rust when installed), rust or python")
+
+
+class TrainedTokenizerParams(BaseModel):
+    """Params of ``bpe``, ``wordpiece`` and ``unigram``: trained on first use, then cached
+    under the cache root by a hash of these params and of the training data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    vocab_size: int = Field(8000, ge=1, description="target vocabulary size, special tokens included")
+    min_frequency: int = Field(2, ge=1, description="pairs/pieces seen fewer times are not merged")
+    special_tokens: list[str] | None = Field(
+        None, description="special tokens (ids 0..n-1); default per kind, e.g. <|endoftext|>, <|pad|> for bpe"
+    )
+    files: list[str] | None = Field(None, description="training files, directories or globs")
+    dataset: str | None = Field(None, description="a registered dataset to train on (e.g. stdlib-code)")
+    dataset_params: dict[str, Any] = Field(default_factory=dict, description="params of that dataset")
+    max_documents: int | None = Field(None, ge=1, description="train on the first N documents only")
+    backend: Backend = Field("auto", description="engine used after training: auto, rust or python")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TrainedTokenizerParams:
+        if (self.files is None) == (self.dataset is None):
+            raise ValueError("give exactly one of 'files' and 'dataset' to train on")
+        return self

@@ -1,0 +1,64 @@
+"""The registered tokenizer components: ``tokenizer-json`` and the trained-on-first-use
+``bpe``, ``wordpiece`` and ``unigram``."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from typing import TYPE_CHECKING
+
+from codex_core.errors import CodexError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.context import BuildContext
+    from codex_tokenizers.adapter import CodexTokenizer
+    from codex_tokenizers.params import TokenizerFileParams, TrainedTokenizerParams
+
+
+def tokenizer_json(params: TokenizerFileParams) -> CodexTokenizer:
+    from codex_tokenizers.engine import load
+
+    return load(params.path, params.backend)
+
+
+def _training_key(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> str:
+    """A hash of everything that decides the trained tokenizer."""
+    from codex_tokenizers.train import expand_inputs
+
+    if params.dataset is not None:
+        data = context.build("dataset", params.dataset, params.dataset_params).fingerprint()
+    else:
+        files = expand_inputs(params.files or [])
+        data = [(str(f), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
+    described = {"kind": kind, "params": params.model_dump(exclude={"backend"}), "data": data}
+    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
+    from codex_tokenizers.engine import load
+    from codex_tokenizers.train import train
+
+    cache = context.cache_dir / "tokenizers" / f"{kind}-{_training_key(kind, params, context)[:20]}.json"
+    if not cache.exists():
+        texts = None
+        if params.dataset is not None:
+            docs = context.build("dataset", params.dataset, params.dataset_params)
+            texts = (d.text for d in itertools.islice(docs, params.max_documents))
+        elif params.max_documents is not None:
+            raise CodexError("max_documents applies to a dataset, not to files")
+        train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
+              special_tokens=params.special_tokens, inputs=params.files or (), texts=texts, output=cache)
+    return load(cache, params.backend)
+
+
+def bpe(params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
+    return _trained("bpe", params, context)
+
+
+def wordpiece(params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
+    return _trained("wordpiece", params, context)
+
+
+def unigram(params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
+    return _trained("unigram", params, context)

@@ -1,0 +1,155 @@
+"""Training BPE (byte-level), WordPiece and Unigram tokenizers with the ``tokenizers`` library.
+
+Training needs the rust engine; the result is a ``tokenizer.json`` that both engines load.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from codex_core.errors import CodexError
+from codex_core.fsutil import atomic_write
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.context import BuildContext
+    from codex_tokenizers.adapter import CodexTokenizer
+
+Kind = Literal["bpe", "wordpiece", "unigram"]
+KINDS = ("bpe", "wordpiece", "unigram")
+DEFAULT_SPECIALS: dict[str, list[str]] = {
+    "bpe": ["<|endoftext|>", "<|pad|>"],
+    "wordpiece": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    "unigram": ["<pad>", "<unk>", "<s>", "</s>"],
+}
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[Path]:
+    """Files named by paths, directories (every file below) and globs, sorted, deduplicated."""
+    files: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file())
+        elif any(ch in item for ch in "*?["):
+            files.update(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+        elif path.is_file():
+            files.add(path)
+        else:
+            raise CodexError(f"training input {item!r} matches no file", hint="check the path or glob")
+    if not files:
+        raise CodexError("no training input files", hint="give files, directories or globs, or --dataset NAME")
+    return sorted(files)
+
+
+def _file_texts(files: Iterable[Path]) -> Iterator[str]:
+    for file in files:
+        try:
+            yield file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # binary or non-UTF-8 files carry no text to learn from
+
+
+def build_untrained(kind: str, special_tokens: Sequence[str]) -> tuple[Any, Any]:
+    """A ``tokenizers.Tokenizer`` pipeline of ``kind`` and its trainer factory."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+    if kind == "bpe":
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+
+        def trainer(**kw: Any) -> Any:
+            return trainers.BpeTrainer(initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), **kw)
+    elif kind == "wordpiece":
+        unk = "[UNK]" if "[UNK]" in special_tokens else None
+        tok = Tokenizer(models.WordPiece(unk_token=unk or "[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=False)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+
+        def trainer(**kw: Any) -> Any:
+            return trainers.WordPieceTrainer(**kw)
+    elif kind == "unigram":
+        unk = next((t for t in special_tokens if "unk" in t.lower()), None)
+        tok = Tokenizer(models.Unigram())
+        tok.normalizer = normalizers.NFKC()
+        tok.pre_tokenizer = pre_tokenizers.Metaspace()
+        tok.decoder = decoders.Metaspace()
+
+        def trainer(**kw: Any) -> Any:
+            return trainers.UnigramTrainer(unk_token=unk, **kw)
+    else:
+        raise CodexError(f"unknown tokenizer kind {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    return tok, trainer
+
+
+def add_template(tok: Any, kind: str, special_tokens: Sequence[str]) -> None:
+    """WordPiece tokenizers get the BERT template ``[CLS] $A [SEP]`` (pairs: ``... $B:1 [SEP]:1``)."""
+    if kind != "wordpiece" or not {"[CLS]", "[SEP]"} <= set(special_tokens):
+        return
+    from tokenizers import processors
+
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+
+
+def train(
+    kind: str = "bpe",
+    *,
+    vocab_size: int = 8000,
+    inputs: Sequence[str] = (),
+    texts: Iterable[str] | None = None,
+    dataset: str | None = None,
+    dataset_params: dict[str, Any] | None = None,
+    context: BuildContext | None = None,
+    special_tokens: Sequence[str] | None = None,
+    min_frequency: int = 2,
+    output: str | Path | None = None,
+    show_progress: bool = False,
+) -> CodexTokenizer:
+    """Train a tokenizer on files/globs (``inputs``), ``texts``, or a registered dataset by
+    name (asked from the registry); write it to ``output`` (a tokenizer.json) if given."""
+    from codex_tokenizers.adapter import CodexTokenizer
+    from codex_tokenizers.engine import resolve_backend
+
+    resolve_backend("rust")  # training needs the library: a clear error when it is missing
+    if vocab_size < 1:
+        raise CodexError(f"vocab size must be positive, got {vocab_size}")
+    specials = list(DEFAULT_SPECIALS[kind] if special_tokens is None and kind in DEFAULT_SPECIALS
+                    else special_tokens or [])
+    sources = sum(x is not None and x != () for x in (texts, dataset)) + bool(inputs)
+    if sources != 1:
+        raise CodexError("give exactly one training source: input files, texts, or a dataset name")
+    if dataset is not None:
+        texts = _dataset_texts(dataset, dataset_params or {}, context)
+    elif inputs:
+        texts = _file_texts(expand_inputs(inputs))
+    tok, make_trainer = build_untrained(kind, specials)
+    options: dict[str, Any] = {"vocab_size": vocab_size, "special_tokens": specials, "show_progress": show_progress}
+    if kind != "unigram":  # the Unigram trainer has no frequency threshold
+        options["min_frequency"] = min_frequency
+    trainer = make_trainer(**options)
+    assert texts is not None
+    tok.train_from_iterator(texts, trainer)
+    add_template(tok, kind, specials)
+    text = tok.to_str()
+    if output is not None:
+        atomic_write(output, text)
+    return CodexTokenizer(tok, backend="rust", json_text=text, source=Path(output) if output else None)
+
+
+def _dataset_texts(name: str, params: dict[str, Any], context: BuildContext | None) -> Iterator[str]:
+    if context is None:
+        from codex_core.context import BuildContext
+        from codex_core.plugins import get_plugin_manager
+
+        context = BuildContext(registry=get_plugin_manager().registry)
+    for doc in context.build("dataset", name, params):
+        yield doc.text
