@@ -72,3 +72,34 @@ def test_a_lone_surrogate_is_rejected_clearly(trained, backend):
         tok.encode("abc\ud800def")
     with pytest.raises(CodexError, match=r"lone surrogate '\\udc00' at position 0"):
         tok.encode_batch(["fine", "\udc00"])
+
+
+def test_added_tokens_with_strip_options_agree(trained, tmp_path):
+    from tokenizers import AddedToken, Tokenizer
+
+    library = Tokenizer.from_file(str(trained["bpe"]))
+    library.add_tokens([AddedToken("<mask>", lstrip=True, rstrip=True), AddedToken("TODO", single_word=True)])
+    library.add_special_tokens(["<|fim|>"])
+    path = tmp_path / "added.json"
+    library.save(str(path))
+    rust, python = load(path, backend="rust"), load(path, backend="python")
+    text = "x = a  <mask>  b  # TODO: fix<|fim|>TODOs and xTODO"
+
+    r, p = rust.encode(text), python.encode(text)
+
+    assert (p.ids, p.tokens, p.offsets) == (r.ids, r.tokens, r.offsets)
+    assert python.decode(p.ids) == rust.decode(r.ids)
+
+
+def test_text_with_code_points_whose_unicode_data_differs_still_agrees(engines):
+    from codex_tokenizers.pure import _unicode_data as data
+
+    overridden = sorted(data.ONIG_CATEGORY_OVERRIDES)[:20]
+    odd = ["\u0558", "\u088f", "\U00011b60", *(chr(cp) for cp in overridden)]
+    texts = [f"word{c}word {c}x 12{c}3 ü{c}" for c in odd]
+
+    for kind in KINDS:
+        rust, python = engines[kind]
+        for text in texts:
+            r, p = rust.encode(text), python.encode(text)
+            assert (p.ids, p.tokens, p.offsets) == (r.ids, r.tokens, r.offsets), (kind, text)

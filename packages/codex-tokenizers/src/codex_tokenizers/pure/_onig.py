@@ -308,6 +308,22 @@ def translate(pattern: str) -> tuple[str, str]:
         ) from None
 
 
+def _class_chars(class_text: str) -> set[str]:
+    """The characters of a ``\\Uxxxxxxxx[-\\Uxxxxxxxx]...`` class body."""
+    chars: set[str] = set()
+    for lo, hi in regex.findall(r"\\U([0-9a-fA-F]{8})(?:-\\U([0-9a-fA-F]{8}))?", class_text):
+        chars.update(map(chr, range(int(lo, 16), int(hi or lo, 16) + 1)))
+    return chars
+
+
+# The code points where Oniguruma's tables and the ``regex`` module's disagree: text
+# without any of them gets the same matches from the plain pattern as from the exact one.
+_DISAGREE = frozenset(
+    _class_chars(_NEW + data.ONIG_WORD_MISSING + data.ONIG_WORD_EXTRA)
+    | {chr(cp) for cp in data.ONIG_CATEGORY_OVERRIDES}
+)
+
+
 class OnigRegex:
     """A compiled Oniguruma pattern with the library's ``find_matches`` semantics."""
 
@@ -326,10 +342,17 @@ class OnigRegex:
                 hint="use the rust backend (pip install 'codex-tokenizers[rust]')",
             ) from None
 
+    def compiled_for(self, text: str) -> regex.Pattern[str]:
+        """The compiled pattern that matches ``text`` as Oniguruma does: the plain one
+        unless the text holds a code point whose Unicode data differs between the two."""
+        if self._exact is self._ascii or text.isascii() or _DISAGREE.isdisjoint(text):
+            return self._ascii
+        return self._exact
+
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Match spans in Oniguruma's order (an empty match right where the previous match
         ended is skipped, and the search resumes one character later)."""
-        pat = self._ascii if text.isascii() else self._exact
+        pat = self.compiled_for(text)
         out: list[tuple[int, int]] = []
         for m in pat.finditer(text):
             s, e = m.span()

@@ -15,6 +15,9 @@ BEHAVIORS = ("removed", "isolated", "merged_with_previous", "merged_with_next", 
 
 
 class Pattern(Protocol):
+    """Anything with ``find_matches``; a pattern may also offer ``spans(text)`` (its matches
+    only, in order), which ``split`` uses as a faster path."""
+
     def find_matches(self, text: str) -> list[Match]: ...
 
 

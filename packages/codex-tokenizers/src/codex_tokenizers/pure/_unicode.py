@@ -24,23 +24,31 @@ Form = Literal["NFC", "NFD", "NFKC", "NFKD"]
 
 
 class CharClass:
-    """A set of characters, tested in bulk with a compiled regex (ASCII part separately)."""
+    """A set of characters, tested in bulk with a compiled regex (ASCII text separately);
+    compiled on first use."""
 
-    __slots__ = ("ascii", "ascii_runs", "full", "full_runs")
+    __slots__ = ("_compiled", "body")
 
     def __init__(self, body: str) -> None:
-        self.full = regex.compile(f"[{body}]", regex.V1)
-        self.full_runs = regex.compile(f"[{body}]+", regex.V1)
-        chars = "".join(chr(c) for c in range(128) if self.full.match(chr(c)))
+        self.body = body
+        self._compiled: tuple[regex.Pattern[str], ...] | None = None
+
+    def _compile(self) -> tuple[regex.Pattern[str], ...]:
+        full = regex.compile(f"[{self.body}]", regex.V1)
+        chars = "".join(chr(c) for c in range(128) if full.match(chr(c)))
         ascii_body = "".join(c if c.isalnum() else f"\\x{ord(c):02x}" for c in chars) or "^\\x00-\\x7f"
-        self.ascii = regex.compile(f"[{ascii_body}]", regex.V1)
-        self.ascii_runs = regex.compile(f"[{ascii_body}]+", regex.V1)
+        self._compiled = (regex.compile(f"[{ascii_body}]", regex.V1), regex.compile(f"[{ascii_body}]+", regex.V1),
+                          full, regex.compile(f"[{self.body}]+", regex.V1))
+        return self._compiled
+
+    @property
+    def full(self) -> regex.Pattern[str]:
+        return (self._compiled or self._compile())[2]
 
     def pick(self, text: str, runs: bool = False) -> regex.Pattern[str]:
         """The compiled class (or ``class+`` with ``runs``) to scan ``text`` with."""
-        if text.isascii():
-            return self.ascii_runs if runs else self.ascii
-        return self.full_runs if runs else self.full
+        compiled = self._compiled or self._compile()
+        return compiled[(0 if text.isascii() else 2) + runs]
 
     def __contains__(self, char: str) -> bool:
         return self.full.match(char) is not None

@@ -325,8 +325,10 @@ class NormalizedString:
 
     def split(self, pattern: Pattern | str, behavior: str, invert: bool = False) -> list[NormalizedString]:
         """Cut into pieces at the matches of ``pattern`` (empty pieces are dropped, as the
-        pre-tokenizers do)."""
+        pre-tokenizers do). ``behavior``: one of :data:`BEHAVIORS` (or its JSON spelling)."""
         pat = Literal(pattern) if isinstance(pattern, str) else pattern
+        if behavior not in BEHAVIORS:
+            behavior = split_behavior(behavior)
         if invert and behavior == "removed" and hasattr(pat, "spans"):  # keep the matches only
             return self._slices([(s, e) for s, e in pat.spans(self.normalized) if s != e])
         if behavior == "isolated" and hasattr(pat, "spans"):  # matches and the text between

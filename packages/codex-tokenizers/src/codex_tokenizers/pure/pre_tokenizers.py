@@ -60,6 +60,9 @@ _NEW = _unicode_data.ONIG_UNASSIGNED
 # Whitespace: the regex crate's \w+|[^\w\s]+ (its \w is the regex module's, minus new code points)
 _WORDS = RegexPattern(r"\w+|[^\w\s]+", rf"[\w--[{_NEW}]]+|[^[\w--[{_NEW}]]\s]+")
 _NON_WHITESPACE = RegexPattern(r"\S+", r"\S+")
+_ASCII_PUNCT = r"!-/:-@\[-`{-~"
+_BERT_WORDS = RegexPattern(f"[{_ASCII_PUNCT}]|[^\\s{_ASCII_PUNCT}]+",
+                           f"[{_unicode_data.BERT_PUNCT}]|[^\\s{_unicode_data.BERT_PUNCT}]+")
 
 
 class SplitPre:
@@ -87,9 +90,6 @@ class Sequence:
         for step in self.steps:
             pieces = step(pieces)
         return pieces
-
-
-_BYTE_TABLE = {b: c for b, c in BYTE_TO_CHAR.items()}
 
 
 class ByteLevel:
@@ -122,7 +122,7 @@ def to_byte_level(ns: NormalizedString) -> None:
     ns.check_whole_transform()
     text = ns.normalized
     if text.isascii():
-        ns.normalized = text.translate(_BYTE_TABLE)
+        ns.normalized = text.translate(BYTE_TO_CHAR)
         return
     starts, ends = ns._arrays()
     new_s: list[int] = []
@@ -131,7 +131,7 @@ def to_byte_level(ns: NormalizedString) -> None:
         n = 1 if c < "\x80" else 2 if c < "\u0800" else 3 if c < "\U00010000" else 4
         new_s += [a] * n
         new_e += [b] * n
-    ns.normalized = text.encode("utf-8").decode("latin-1").translate(_BYTE_TABLE)
+    ns.normalized = text.encode("utf-8").decode("latin-1").translate(BYTE_TO_CHAR)
     ns._set_alignments(new_s, new_e)
 
 
@@ -235,9 +235,10 @@ def _whitespace_split(spec: dict[str, Any]) -> PreTokenizer:
 
 
 def _bert(spec: dict[str, Any]) -> PreTokenizer:
+    # the library removes whitespace, then isolates each punctuation char: one pass keeps
+    # the punctuation chars and the runs of anything else
     _options(spec, {})
-    return Sequence([SplitPre(_NON_WHITESPACE, "removed", invert=True),
-                     SplitPre(CharPattern(_unicode.BERT_PUNCTUATION), "isolated")])
+    return SplitPre(_BERT_WORDS, "removed", invert=True)
 
 
 def _sequence(spec: dict[str, Any]) -> PreTokenizer:

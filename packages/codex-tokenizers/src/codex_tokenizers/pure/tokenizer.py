@@ -13,7 +13,7 @@ from codex_tokenizers.pure._types import PureEncoding, unsupported
 from codex_tokenizers.pure.added_vocab import AddedVocabulary
 from codex_tokenizers.pure.byte_level import BYTE_TO_CHAR
 from codex_tokenizers.pure.decoders import build_decoder, default_decode
-from codex_tokenizers.pure.models import CACHE_CAPACITY, build_model
+from codex_tokenizers.pure.models import build_model
 from codex_tokenizers.pure.normalizers import build_normalizer
 from codex_tokenizers.pure.padding import Padding, Truncation, pad_encodings, truncate
 from codex_tokenizers.pure.pre_tokenizers import ByteLevel, build_pre_tokenizer
@@ -82,7 +82,7 @@ class PureTokenizer:
             if added_id is not None:
                 start, end = segment.original_offsets(0, len(segment.normalized))
                 enc.ids.append(added_id)
-                enc.tokens.append(self.id_to_token(added_id) or "")
+                enc.tokens.append(segment.normalized)  # the matched text, as the library does
                 enc.offsets.append((start, end))
                 enc.word_ids.append(word)
                 word += 1
@@ -182,6 +182,10 @@ class PureTokenizer:
 
 _LATIN1_TO_BYTE_CHAR = {b: c for b, c in BYTE_TO_CHAR.items()}
 
+WORD_CACHE_CAPACITY = 100_000
+"""Words cached with their tokens and offsets (a few MB at most; the library's own BPE
+cache holds 10,000 and then stops adding, as the model's cache here does)."""
+
 
 class _ByteLevelWords:
     """The fast path of GPT-2-style pipelines (no normalizer; ByteLevel pre-tokenizer with
@@ -206,8 +210,7 @@ class _ByteLevelWords:
 
     def _pieces(self, text: str) -> list[str]:
         """The pieces the pre-tokenizer isolates, in order, covering ``text``."""
-        compiled = self._regex._ascii if text.isascii() else self._regex._exact
-        pieces: list[str] = compiled.findall(text)
+        pieces: list[str] = self._regex.compiled_for(text).findall(text)
         if sum(map(len, pieces)) != len(text) or "" in pieces:
             # gaps between matches, or an empty match (where Oniguruma's rules differ):
             # take the general route
@@ -222,12 +225,20 @@ class _ByteLevelWords:
             hit = cache.get(piece)
             if hit is None:
                 hit = self._word(piece)
-                if len(cache) < CACHE_CAPACITY:
+                if len(cache) < WORD_CACHE_CAPACITY:
                     cache[piece] = hit
-            ids += hit[0]
-            tokens += hit[1]
-            offsets += [(at + a, at + b) for a, b in hit[2]]
-            word_ids += [word] * len(hit[0])
+            piece_ids, piece_tokens, piece_offsets = hit
+            if len(piece_ids) == 1:  # most words are one token: no per-word list building
+                ids.append(piece_ids[0])
+                tokens.append(piece_tokens[0])
+                a, b = piece_offsets[0]
+                offsets.append((at + a, at + b))
+                word_ids.append(word)
+            else:
+                ids += piece_ids
+                tokens += piece_tokens
+                offsets += [(at + a, at + b) for a, b in piece_offsets]
+                word_ids += [word] * len(piece_ids)
             at += len(piece)
             word += 1
         return word
