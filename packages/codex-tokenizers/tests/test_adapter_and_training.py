@@ -106,3 +106,21 @@ def test_the_tokenizer_json_component_loads_a_file(codex_installed_registry, tra
     tok = codex_installed_registry.build("tokenizer", "hf", {"path": str(trained["unigram"]), "backend": "rust"})
 
     assert tok.backend == "rust" and tok.vocab_size == load(trained["unigram"], "rust").vocab_size
+
+
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_a_bos_eos_template_wraps_every_text(tmp_path, backend):
+    out = tmp_path / "uni.json"
+    train("unigram", vocab_size=120, texts=["the quick brown fox jumps over the lazy dog\n"] * 40,
+          template="bos-eos", output=out)
+    tok = load(out, backend=backend)
+
+    enc = tok.encode("the fox")
+
+    assert (enc.tokens[0], enc.tokens[-1]) == ("<s>", "</s>")
+    assert tok.encode("the fox", add_special_tokens=False).tokens == enc.tokens[1:-1]
+
+
+def test_a_template_without_its_special_tokens_is_a_clear_error(tmp_path):
+    with pytest.raises(CodexError, match="the template needs a cls special token"):
+        train("bpe", vocab_size=300, texts=["abc"] * 10, template="cls-sep", output=tmp_path / "x.json")

@@ -29,9 +29,11 @@ def tokenizer() -> None:
 @click.option("--dataset", help="Train on a registered dataset (e.g. stdlib-code) instead of files.")
 @click.option("--dataset-param", "dataset_params", multiple=True, metavar="KEY=VALUE",
               help="A param of that dataset (YAML value); repeatable.")
+@click.option("--template", type=click.Choice(["auto", "none", "bos-eos", "cls-sep"]), default="auto",
+              show_default=True, help="Special tokens around each text (auto: cls-sep for wordpiece).")
 @click.argument("inputs", nargs=-1)
 def train(kind: str, vocab_size: int, min_frequency: int, special_tokens: str | None, output: str,
-          dataset: str | None, dataset_params: tuple[str, ...], inputs: tuple[str, ...]) -> None:
+          dataset: str | None, dataset_params: tuple[str, ...], template: str, inputs: tuple[str, ...]) -> None:
     """Train a tokenizer on INPUTS (files, directories, globs) or --dataset NAME."""
     from codex_core.config.overrides import apply_overrides
     from codex_core.errors import CodexError
@@ -44,7 +46,7 @@ def train(kind: str, vocab_size: int, min_frequency: int, special_tokens: str | 
     specials = [s.strip() for s in special_tokens.split(",") if s.strip()] if special_tokens else None
     tok = run_training(kind, vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=specials,
                        inputs=inputs, dataset=dataset, dataset_params=params, output=output,
-                       show_progress=sys.stderr.isatty())
+                       show_progress=sys.stderr.isatty(), template=template)
     click.echo(f"wrote {output}: {kind}, vocab size {tok.vocab_size}, fingerprint {tok.fingerprint()[:12]}")
 
 

@@ -48,7 +48,8 @@ def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -
         elif params.max_documents is not None:
             raise CodexError("max_documents applies to a dataset, not to files")
         train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
-              special_tokens=params.special_tokens, inputs=params.files or (), texts=texts, output=cache)
+              special_tokens=params.special_tokens, inputs=params.files or (), texts=texts, output=cache,
+              template=params.template)
     return load(cache, params.backend)
 
 

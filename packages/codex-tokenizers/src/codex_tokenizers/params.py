@@ -72,6 +72,8 @@ class TrainedTokenizerParams(BaseModel):
     dataset: str | None = Field(None, description="a registered dataset to train on (e.g. stdlib-code)")
     dataset_params: dict[str, Any] = Field(default_factory=dict, description="params of that dataset")
     max_documents: int | None = Field(None, ge=1, description="train on the first N documents only")
+    template: Literal["auto", "none", "bos-eos", "cls-sep"] = Field(
+        "auto", description="special tokens around each text; auto: cls-sep for wordpiece, else none")
     backend: Backend = Field("auto", description="engine used after training: auto, rust or python")
 
     @model_validator(mode="after")

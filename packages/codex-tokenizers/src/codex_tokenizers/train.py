@@ -87,16 +87,41 @@ def build_untrained(kind: str, special_tokens: Sequence[str]) -> tuple[Any, Any]
     return tok, trainer
 
 
-def add_template(tok: Any, kind: str, special_tokens: Sequence[str]) -> None:
-    """WordPiece tokenizers get the BERT template ``[CLS] $A [SEP]`` (pairs: ``... $B:1 [SEP]:1``)."""
-    if kind != "wordpiece" or not {"[CLS]", "[SEP]"} <= set(special_tokens):
+TEMPLATES = ("auto", "none", "bos-eos", "cls-sep")
+_ROLE_TEXTS = {
+    "bos": ("<s>", "<bos>", "<|startoftext|>", "<|endoftext|>"),
+    "eos": ("</s>", "<eos>", "<|endoftext|>"),
+    "cls": ("[CLS]",),
+    "sep": ("[SEP]",),
+}
+
+
+def _special(tok: Any, role: str, specials: Sequence[str]) -> str:
+    for text in _ROLE_TEXTS[role]:
+        if text in specials:
+            return text
+    raise CodexError(f"the template needs a {role} special token ({' or '.join(_ROLE_TEXTS[role])})",
+                     hint="add one to the special tokens, or choose another template")
+
+
+def add_template(tok: Any, kind: str, special_tokens: Sequence[str], template: str = "auto") -> None:
+    """Special tokens around every encoded text: ``bos-eos`` (``<s> $A </s>``) or
+    ``cls-sep`` (``[CLS] $A [SEP]``, pairs ``... $B:1 [SEP]:1``). ``auto``: cls-sep for
+    WordPiece, none otherwise."""
+    if template not in TEMPLATES:
+        raise CodexError(f"unknown template {template!r}", hint=f"use one of {', '.join(TEMPLATES)}")
+    if template == "auto":
+        template = "cls-sep" if kind == "wordpiece" and {"[CLS]", "[SEP]"} <= set(special_tokens) else "none"
+    if template == "none":
         return
     from tokenizers import processors
 
+    first, last = ("bos", "eos") if template == "bos-eos" else ("cls", "sep")
+    a, b = _special(tok, first, special_tokens), _special(tok, last, special_tokens)
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+        single=f"{a} $A {b}",
+        pair=f"{a} $A {b} $B:1 {b}:1",
+        special_tokens=[(t, tok.token_to_id(t)) for t in dict.fromkeys((a, b))],
     )
 
 
@@ -113,6 +138,7 @@ def train(
     min_frequency: int = 2,
     output: str | Path | None = None,
     show_progress: bool = False,
+    template: str = "auto",
 ) -> CodexTokenizer:
     """Train a tokenizer on files/globs (``inputs``), ``texts``, or a registered dataset by
     name (asked from the registry); write it to ``output`` (a tokenizer.json) if given."""
@@ -120,6 +146,8 @@ def train(
     from codex_tokenizers.engine import resolve_backend
 
     resolve_backend("rust")  # training needs the library: a clear error when it is missing
+    if template not in TEMPLATES:
+        raise CodexError(f"unknown template {template!r}", hint=f"use one of {', '.join(TEMPLATES)}")
     if vocab_size < 1:
         raise CodexError(f"vocab size must be positive, got {vocab_size}")
     specials = list(DEFAULT_SPECIALS[kind] if special_tokens is None and kind in DEFAULT_SPECIALS
@@ -138,7 +166,7 @@ def train(
     trainer = make_trainer(**options)
     assert texts is not None
     tok.train_from_iterator(texts, trainer)
-    add_template(tok, kind, specials)
+    add_template(tok, kind, specials, template)
     text = tok.to_str()
     if output is not None:
         atomic_write(output, text)
