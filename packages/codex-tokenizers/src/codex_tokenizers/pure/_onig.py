@@ -363,18 +363,24 @@ class OnigRegex:
         return out
 
     def find_matches(self, text: str) -> list[tuple[int, int, bool]]:
-        if not text:
-            return [(0, 0, False)]
-        out: list[tuple[int, int, bool]] = []
-        prev = 0
-        for s, e in self.spans(text):
-            if prev != s:
-                out.append((prev, s, False))
-            out.append((s, e, True))
-            prev = e
-        if prev != len(text):
-            out.append((prev, len(text), False))
-        return out
+        return splits_of(self.spans(text), len(text))
+
+
+def splits_of(spans: list[tuple[int, int]], length: int) -> list[tuple[int, int, bool]]:
+    """The library's ``find_matches`` from match spans: the matches and the gaps between
+    them, in order, each flagged (``True`` for a match); ``[(0, 0, False)]`` for no text."""
+    if not length:
+        return [(0, 0, False)]
+    out: list[tuple[int, int, bool]] = []
+    prev = 0
+    for s, e in spans:
+        if prev != s:
+            out.append((prev, s, False))
+        out.append((s, e, True))
+        prev = e
+    if prev != length:
+        out.append((prev, length, False))
+    return out
 
 
 def _slow_spans(pat: regex.Pattern[str], text: str, pos: int, last_end: int | None) -> list[tuple[int, int]]:

@@ -11,14 +11,13 @@ equal ranks, through a heap whose stale entries are checked the same way.
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
-from itertools import starmap
 from typing import Any, cast
 
 from codex_tokenizers.pure._types import Token, unsupported
 from codex_tokenizers.pure.models import (
     CACHE_CAPACITY,
-    CACHE_MAX_CHARS,
     ModelError,
+    cached_tokenize,
     char_offsets,
     check_keys,
     option,
@@ -126,12 +125,7 @@ class BPE:
             found = self.vocab.get(sequence)
             if found is not None:
                 return [Token(found, sequence, (0, len(sequence)))]
-        triples = self._cache.get(sequence)
-        if triples is None:
-            triples = self._encode(sequence)
-            if len(sequence) < CACHE_MAX_CHARS and len(self._cache) < self._cache_capacity:
-                self._cache[sequence] = triples
-        return [*starmap(Token, triples)]
+        return cached_tokenize(self, sequence)
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -12,6 +12,7 @@ library refuses, or an input it fails on, raises :class:`ModelError`.
 
 from __future__ import annotations
 
+from itertools import starmap
 from typing import Any, Protocol
 
 from codex_core.errors import CodexError
@@ -22,6 +23,17 @@ CACHE_CAPACITY = 10_000
 
 CACHE_MAX_CHARS = 256
 """Longer pieces are not cached."""
+
+
+def cached_tokenize(model: Any, sequence: str) -> list[Token]:
+    """``model._encode(sequence)`` through the model's piece cache (as the library: pieces
+    shorter than ``CACHE_MAX_CHARS``, until ``CACHE_CAPACITY`` are held, then no more)."""
+    triples = model._cache.get(sequence)
+    if triples is None:
+        triples = model._encode(sequence)
+        if len(sequence) < CACHE_MAX_CHARS and len(model._cache) < model._cache_capacity:
+            model._cache[sequence] = triples
+    return [*starmap(Token, triples)]
 
 
 class ModelError(CodexError):

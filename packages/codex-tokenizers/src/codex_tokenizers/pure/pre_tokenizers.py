@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import regex
 
 from . import _unicode, _unicode_data
-from ._onig import OnigRegex
+from ._onig import OnigRegex, splits_of
 from ._split import CharPattern, Literal, Match, Pattern, split_behavior
 from ._types import unsupported
 from .byte_level import BYTE_TO_CHAR
@@ -41,19 +41,7 @@ class RegexPattern:
         return [m.span() for m in (self._ascii if text.isascii() else self._full).finditer(text)]
 
     def find_matches(self, text: str) -> list[Match]:
-        if not text:
-            return [(0, 0, False)]
-        out: list[Match] = []
-        prev = 0
-        for m in (self._ascii if text.isascii() else self._full).finditer(text):
-            s, e = m.span()
-            if prev != s:
-                out.append((prev, s, False))
-            out.append((s, e, True))
-            prev = e
-        if prev != len(text):
-            out.append((prev, len(text), False))
-        return out
+        return splits_of(self.spans(text), len(text))
 
 
 _NEW = _unicode_data.ONIG_UNASSIGNED

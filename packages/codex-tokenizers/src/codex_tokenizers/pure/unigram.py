@@ -11,11 +11,10 @@ text.
 
 from __future__ import annotations
 
-from itertools import starmap
 from typing import Any, cast
 
 from codex_tokenizers.pure._types import Token
-from codex_tokenizers.pure.models import CACHE_CAPACITY, CACHE_MAX_CHARS, ModelError, check_keys, option
+from codex_tokenizers.pure.models import CACHE_CAPACITY, ModelError, cached_tokenize, check_keys, option
 
 UNK_PENALTY = 10.0
 _PREFIX_ONLY = (-1, 0.0)
@@ -77,12 +76,7 @@ class Unigram:
         return self.pieces[id][0] if 0 <= id < len(self.pieces) else None
 
     def tokenize(self, sequence: str) -> list[Token]:
-        triples = self._cache.get(sequence)
-        if triples is None:
-            triples = self._encode(sequence)
-            if len(sequence) < CACHE_MAX_CHARS and len(self._cache) < self._cache_capacity:
-                self._cache[sequence] = triples
-        return [*starmap(Token, triples)]
+        return cached_tokenize(self, sequence)
 
     def _encode(self, text: str) -> tuple[_Triple, ...]:
         out: list[_Triple] = []

@@ -8,14 +8,13 @@ is one unknown token.
 
 from __future__ import annotations
 
-from itertools import starmap
 from typing import Any
 
 from codex_tokenizers.pure._types import Token
 from codex_tokenizers.pure.models import (
     CACHE_CAPACITY,
-    CACHE_MAX_CHARS,
     ModelError,
+    cached_tokenize,
     check_keys,
     option,
     read_vocab,
@@ -70,12 +69,7 @@ class WordPiece:
         return token_of(self._ids, id)
 
     def tokenize(self, sequence: str) -> list[Token]:
-        triples = self._cache.get(sequence)
-        if triples is None:
-            triples = self._encode(sequence)
-            if len(sequence) < CACHE_MAX_CHARS and len(self._cache) < self._cache_capacity:
-                self._cache[sequence] = triples
-        return [*starmap(Token, triples)]
+        return cached_tokenize(self, sequence)
 
     def _encode(self, word: str) -> tuple[_Triple, ...]:
         n = len(word)
