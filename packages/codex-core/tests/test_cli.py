@@ -231,7 +231,12 @@ def test_ctrl_c_at_a_prompt_exits_130_and_declining_exits_1(tmp_path):
     assert prompt.stdout is not None
     assert prompt.stdout.read(len("delete run keep")) == "delete run keep"
     prompt.send_signal(signal.SIGINT)
-    _, err = prompt.communicate(timeout=60)
+    prompt.wait(timeout=60)  # not communicate(): closing stdin would race the signal with an EOF
+    assert prompt.stderr is not None
+    err = prompt.stderr.read()
+    for pipe in (prompt.stdin, prompt.stdout, prompt.stderr):
+        if pipe is not None:
+            pipe.close()
 
     assert (declined.returncode, declined.stderr.strip()) == (1, "Aborted.")
     assert prompt.returncode == 130 and err.strip() == "Interrupted."
