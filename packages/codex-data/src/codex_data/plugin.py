@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from codex_core import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
+    import click
+
     from codex_core.registry import RegisterFn
 
 
@@ -36,3 +38,10 @@ def codex_register_datasets(register: RegisterFn) -> None:
         "codex_data.stdlib:StdlibCodeDataset",
         description="the .py files of this Python's standard library (tests excluded)",
     )
+
+
+@hookimpl
+def codex_register_commands(cli: click.Group) -> None:
+    from codex_data.cli import data
+
+    cli.add_command(data)
