@@ -19,15 +19,43 @@ _LAZY = {
     "TextDataset": "codex_data.text",
     "TextParams": "codex_data.params",
     "StdlibCodeDataset": "codex_data.stdlib",
+    "JsonlDataset": "codex_data.records",
+    "CsvDataset": "codex_data.records",
+    "SFTDataset": "codex_data.sft",
+    "SFTExample": "codex_data.sft",
+    "pad_examples": "codex_data.sft",
+    "HTTPConnector": "codex_data.http",
+    "extract": "codex_data.archives",
+    "assign_split": "codex_data.split",
+    "SplitAssigner": "codex_data.split",
+    "build_cache": "codex_data.token_cache",
+    "load_cache": "codex_data.token_cache",
+    "ensure_cache": "codex_data.token_cache",
+    "TokenCache": "codex_data.token_cache",
+    "DataFeed": "codex_data.feed",
 }
 
 __all__ = [
+    "CsvDataset",
+    "DataFeed",
     "FileConnector",
+    "HTTPConnector",
+    "JsonlDataset",
+    "SFTDataset",
+    "SFTExample",
+    "SplitAssigner",
     "StdlibCodeDataset",
     "TextDataset",
     "TextParams",
+    "TokenCache",
     "__version__",
+    "assign_split",
+    "build_cache",
+    "ensure_cache",
+    "extract",
     "find_files",
+    "load_cache",
+    "pad_examples",
     "sha256_file",
     "source_root",
 ]
@@ -37,7 +65,14 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codex_data.archives import extract
+    from codex_data.feed import DataFeed
     from codex_data.files import FileConnector, find_files, sha256_file, source_root
+    from codex_data.http import HTTPConnector
     from codex_data.params import TextParams
+    from codex_data.records import CsvDataset, JsonlDataset
+    from codex_data.sft import SFTDataset, SFTExample, pad_examples
+    from codex_data.split import SplitAssigner, assign_split
     from codex_data.stdlib import StdlibCodeDataset
     from codex_data.text import TextDataset
+    from codex_data.token_cache import TokenCache, build_cache, ensure_cache, load_cache

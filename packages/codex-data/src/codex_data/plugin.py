@@ -23,6 +23,13 @@ def codex_register_connectors(register: RegisterFn) -> None:
         "codex_data.files:FileConnector",
         description="local files: a path, a directory or a glob ('**' for any depth)",
     )
+    for scheme in ("https", "http"):
+        register(
+            scheme,
+            "codex_data.http:HTTPConnector",
+            config="codex_data.http_params:HTTPParams",
+            description="a URL downloaded once into the cache (resumable, sha256-checked)",
+        )
 
 
 @hookimpl
@@ -32,6 +39,24 @@ def codex_register_datasets(register: RegisterFn) -> None:
         "codex_data.text:TextDataset",
         config="codex_data.params:TextParams",
         description="local text files, one document per file or per line",
+    )
+    register(
+        "jsonl",
+        "codex_data.records:JsonlDataset",
+        config="codex_data.record_params:JsonlParams",
+        description="JSON Lines files, one document per object (text_field, id_field, bad_rows)",
+    )
+    register(
+        "csv",
+        "codex_data.records:CsvDataset",
+        config="codex_data.record_params:CsvParams",
+        description="CSV files with a header row, one document per row",
+    )
+    register(
+        "sft-jsonl",
+        "codex_data.sft:SFTDataset",
+        config="codex_data.record_params:SFTParams",
+        description="prompt/completion or chat-messages records for supervised fine-tuning, with loss masks",
     )
     register(
         "stdlib-code",
