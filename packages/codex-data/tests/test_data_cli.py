@@ -18,3 +18,39 @@ def test_list_json_names_the_installed_datasets_and_connectors():
     names = {(r["kind"], r["name"]) for r in rows}
     assert {("dataset", "text"), ("dataset", "stdlib-code"), ("connector", "file")} <= names
     assert all(r["plugin"] for r in rows)
+
+
+def test_prepare_reuse_inspect_and_verify(tmp_path):
+    from codex_tokenizers import train
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        (corpus / f"m{i}.py").write_text(f"def f{i}(x):\n    return x * {i}\n")
+    (corpus / "secret.py").write_text('TOKEN = "ghp_' + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" + '"\n')
+    tok = tmp_path / "tok.json"
+    train("bpe", vocab_size=300, texts=[p.read_text() for p in corpus.iterdir()] * 3, output=tok)
+    args = ("prepare", "--dataset", "text", "--dataset-param", f"paths=[{corpus}]", "--tokenizer", str(tok),
+            "-o", str(tmp_path / "cache"), "--json")
+
+    first = json.loads(codex_data(*args).stdout)
+    second = json.loads(codex_data(*args).stdout)
+    inspected = json.loads(codex_data("inspect", str(tmp_path / "cache"), "--tokenizer", str(tok), "--json").stdout)
+    ok = codex_data("verify", str(tmp_path / "cache"))
+    from codex_data import load_cache
+    from codex_tokenizers import load
+
+    cache = load_cache(tmp_path / "cache")
+    text = load(tok).decode([int(t) for s in ("train", "val", "test") for t in cache.split(s)])
+    shard = next((tmp_path / "cache").glob("train-*.bin"))
+    shard.write_bytes(b"\x00\x00" + shard.read_bytes()[2:])
+    bad = codex_data("verify", str(tmp_path / "cache"))
+
+    assert (first["reused"], second["reused"]) == (False, True)
+    assert first["splits"]["train"]["documents"] + first["splits"]["val"]["documents"] + \
+        first["splits"]["test"]["documents"] == 41
+    assert first["filter_counts"]["rule:github-token"] == 1
+    assert inspected["samples"]["train"] and inspected["splits"] == first["splits"]
+    assert "[REDACTED:github-token]" in text and "ghp_" not in text
+    assert ok.returncode == 0
+    assert bad.returncode == 1 and shard.name in bad.stderr

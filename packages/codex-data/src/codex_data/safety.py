@@ -48,7 +48,7 @@ class Rule:
     group: int = 0
     """The capture group a redact rule replaces (``0``: the whole match)."""
     left: str = ""
-    """A character class the match extends over to its left (built-in e-mail rule)."""
+    """A regex for text the match extends over to its left (built-in e-mail rule)."""
     version: int | None = None
     """The built-in rule version; None for a pattern written in a policy file."""
 
@@ -115,7 +115,9 @@ class Policy:
         self.source = source
         for rule in self.rules:
             _check_rule(rule, source)
-        active = [r for r in self.rules if r.action == "block"] + [r for r in self.rules if r.action == "redact"]
+        active = [r for r in self.rules if r.action == "block"] + [
+            r for r in self.rules if r.action == "redact"
+        ]
         # Built-in patterns are literal-led and fast together; a policy's own patterns may not be.
         self._matchers = [
             m
@@ -217,10 +219,9 @@ class Policy:
         return f"Policy(source={self.source!r}, rules={[r.name for r in self.rules]})"
 
 
-def _extend_left(text: str, start: int, lo: int, chars: str) -> int:
-    """The start of the run of ``chars`` that ends at ``start`` (not before ``lo``); -1 if empty."""
-    left = re.compile(f"[{chars}]+$")  # cached by re
-    m = left.search(text, max(lo, start - 256), start)
+def _extend_left(text: str, start: int, lo: int, left: str) -> int:
+    """Where a match of ``left`` ending at ``start`` begins (not before ``lo``); -1 if none."""
+    m = re.compile(f"(?:{left})$").search(text, max(lo, start - 256), start)  # compiled once: re caches
     return m.start() if m else -1
 
 
@@ -328,7 +329,9 @@ def _parse_rule(raw: Any, index: int, source: str) -> Rule:
             raise CodexError(f"{where}: needs a 'pattern' (a regex) or a 'literal' (a string)")
         if "flags" in raw or "group" in raw:
             raise CodexError(f"{where}: a built-in rule's pattern takes no 'flags' or 'group'")
-        return Rule(name, action, builtin.patterns, replacement, (), builtin.group, builtin.left, builtin.version)
+        return Rule(
+            name, action, builtin.patterns, replacement, (), builtin.group, builtin.left, builtin.version
+        )
     if "literal" in raw:
         pattern = re.escape(_string(raw["literal"], "literal", where))
     else:
@@ -362,8 +365,10 @@ def _check_rule(rule: Rule, source: str) -> None:
         except re.error as exc:
             raise CodexError(f"{where}: bad regex {pattern!r}: {exc}") from None
         if _BACKREFERENCE.search(pattern):
-            raise CodexError(f"{where}: named groups and back-references are not supported",
-                             hint="use plain (...) or (?:...) groups")
+            raise CodexError(
+                f"{where}: named groups and back-references are not supported",
+                hint="use plain (...) or (?:...) groups",
+            )
         if compiled.fullmatch(""):
             raise CodexError(f"{where}: the pattern {pattern!r} matches empty text")
         if rule.group > compiled.groups:

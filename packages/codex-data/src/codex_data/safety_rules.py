@@ -10,8 +10,8 @@ look-behind after its literal prefix, e.g. ``AKIA(?<!\\wAKIA)``.
 ``version`` is bumped whenever a rule's patterns or meaning change, so the policy
 fingerprint (and every token cache keyed on it) changes with it. ``group`` names the
 capture group replaced (``0``: the whole match), so that only the password of
-``https://user:password@host`` is redacted. ``left`` is a character class the match is
-extended over to its left (at least one character): the e-mail rule matches from the
+``https://user:password@host`` is redacted. ``left`` is a regex for text the match is
+extended over to its left (at least one character; none: no match): the e-mail rule matches from the
 ``@`` and takes in the local part that way.
 
 All built-ins redact by default. ``docs/data-safety.md`` lists them with examples.
@@ -37,7 +37,7 @@ def _word_start(prefix: str) -> str:
     return rf"{prefix}(?<!\w{prefix})"
 
 
-_SECRET_VALUE = r"[\"']?\s*[:=]>?\s*[\"']?([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
+_SECRET_VALUE = r"[\"']?\s*(?::=|=>|[:=])\s*[\"']?([A-Za-z0-9+/]{40})(?![A-Za-z0-9+/=])"
 _PEM_LABEL = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
 _B64URL = r"[A-Za-z0-9_-]"
 
@@ -72,7 +72,9 @@ BUILTIN_RULES: dict[str, BuiltinRule] = {
         "Slack tokens: xoxb-, xoxp-, xoxa-, xapp- followed by a numeric id and the secret",
     ),
     "slack-webhook": BuiltinRule(
-        (r"https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}",),
+        (
+            r"https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,}",
+        ),
         "Slack incoming-webhook URLs (https://hooks.slack.com/services/T.../B.../...)",
     ),
     "stripe-key": BuiltinRule(
@@ -103,8 +105,9 @@ BUILTIN_RULES: dict[str, BuiltinRule] = {
     ),
     "email": BuiltinRule(
         (r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9-])",),
-        "e-mail addresses with a dotted domain (user@example.org; not user@localhost)",
-        left="A-Za-z0-9._%+-",
+        "e-mail addresses with a dotted domain (user@example.org; not user@localhost, nor the "
+        "user of a URL such as https://user@example.org)",
+        left=r"(?<![/A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+",
     ),
 }
 """The built-in rules by name, in the order they are tried at one position."""
