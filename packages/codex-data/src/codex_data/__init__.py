@@ -33,6 +33,9 @@ _LAZY = {
     "ensure_cache": "codex_data.token_cache",
     "TokenCache": "codex_data.token_cache",
     "DataFeed": "codex_data.feed",
+    "Policy": "codex_data.safety",
+    "SafetyFilter": "codex_data.safety",
+    "prepare": "codex_data.prepare",
 }
 
 __all__ = [
@@ -41,8 +44,10 @@ __all__ = [
     "FileConnector",
     "HTTPConnector",
     "JsonlDataset",
+    "Policy",
     "SFTDataset",
     "SFTExample",
+    "SafetyFilter",
     "SplitAssigner",
     "StdlibCodeDataset",
     "TextDataset",
@@ -56,6 +61,7 @@ __all__ = [
     "find_files",
     "load_cache",
     "pad_examples",
+    "prepare",
     "sha256_file",
     "source_root",
 ]
@@ -70,7 +76,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from codex_data.files import FileConnector, find_files, sha256_file, source_root
     from codex_data.http import HTTPConnector
     from codex_data.params import TextParams
+    from codex_data.prepare import prepare
     from codex_data.records import CsvDataset, JsonlDataset
+    from codex_data.safety import Policy, SafetyFilter
     from codex_data.sft import SFTDataset, SFTExample, pad_examples
     from codex_data.split import SplitAssigner, assign_split
     from codex_data.stdlib import StdlibCodeDataset

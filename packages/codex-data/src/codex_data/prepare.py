@@ -74,7 +74,7 @@ def prepare(
         documents, tokenizer, out_dir, ratios=ratios, seed=seed,
         sources=dataset_sources(dataset_name, dataset),
         filter_fingerprint=policy.fingerprint() if policy is not None else "none",
-        filter_counts=_LiveCounts(safety, dataset), progress=progress, verify=verify,
+        filter_counts=_LiveCounts(safety, dataset), progress=progress, verify=verify, batch_size=1024,
     )
 
 

@@ -157,6 +157,26 @@ def _check_texts(texts: Sequence[str]) -> None:
             ) from None
 
 
+class _EngineEncoding(Encoding):
+    """A :class:`codex_core.protocols.Encoding` whose fields are read from the engine's
+    encoding on first access: a caller that needs only ``ids`` (a token cache) never pays
+    for building millions of token strings and offset tuples."""
+
+    def __init__(self, enc: Any) -> None:  # the dataclass __init__ is replaced on purpose
+        self._enc = enc
+        self._read: dict[str, Any] = {}
+
+    def _field(self, name: str) -> Any:
+        value = self._read.get(name)
+        if value is None:
+            value = self._read[name] = getattr(self._enc, name)
+        return value
+
+    ids = property(lambda self: self._field("ids"))  # type: ignore[assignment]
+    tokens = property(lambda self: self._field("tokens"))  # type: ignore[assignment]
+    offsets = property(lambda self: self._field("offsets"))  # type: ignore[assignment]
+    attention_mask = property(lambda self: self._field("attention_mask"))  # type: ignore[assignment]
+
+
 def _convert(enc: Any) -> Encoding:
-    # Each attribute already returns a fresh list (of tuples for offsets).
-    return Encoding(ids=enc.ids, tokens=enc.tokens, offsets=enc.offsets, attention_mask=enc.attention_mask)
+    return _EngineEncoding(enc)
