@@ -46,3 +46,18 @@ def test_records_the_python_version(stdlib: tuple[StdlibCodeDataset, list[Docume
 def test_every_file_decoded(stdlib: tuple[StdlibCodeDataset, list[Document]]) -> None:
     dataset, documents = stdlib
     assert dataset.skipped + len(documents) == len(dataset.files)
+
+
+def test_the_stdlib_connector_locates_the_datasets_files_with_their_sha256(codex_installed_registry):
+    import hashlib
+    import platform
+
+    connector = codex_installed_registry.build("connector", "stdlib")
+
+    located = connector.locate("stdlib")
+
+    by_source = {loc.source: loc for loc in located}
+    json_init = by_source["stdlib:json/__init__.py"]
+    assert json_init.sha256 == hashlib.sha256(json_init.path.read_bytes()).hexdigest()
+    assert not any("/test/" in loc.source for loc in located)
+    assert connector.python_version == platform.python_version()

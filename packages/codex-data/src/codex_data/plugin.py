@@ -23,6 +23,11 @@ def codex_register_connectors(register: RegisterFn) -> None:
         "codex_data.files:FileConnector",
         description="local files: a path, a directory or a glob ('**' for any depth)",
     )
+    register(
+        "stdlib",
+        "codex_data.stdlib:StdlibConnector",
+        description="the .py files of this Python's standard library (Python version recorded)",
+    )
     for scheme in ("https", "http"):
         register(
             scheme,

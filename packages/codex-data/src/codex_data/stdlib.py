@@ -8,7 +8,8 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-from codex_core.protocols import Document
+from codex_core.errors import CodexError
+from codex_core.protocols import Document, Located
 from codex_data.files import sha256_file
 from codex_data.text import SkipCounter, SourceFile, fingerprint_files, read_text
 
@@ -82,3 +83,19 @@ class StdlibCodeDataset(SkipCounter):
 
     def __repr__(self) -> str:
         return f"StdlibCodeDataset(python_version={self.python_version!r}, root={str(self.root)!r})"
+
+
+class StdlibConnector:
+    """The ``stdlib`` connector: ``locate("stdlib")`` (or ``""``) gives every ``.py`` file of
+    the running Python's standard library (the files of :class:`StdlibCodeDataset`) with its
+    sha256; :attr:`python_version` says which standard library that is."""
+
+    def __init__(self) -> None:
+        self._dataset = StdlibCodeDataset()
+        self.python_version = self._dataset.python_version
+
+    def locate(self, source: str = "stdlib") -> list[Located]:
+        if source not in ("", "stdlib", "stdlib:"):
+            raise CodexError(f"the stdlib connector locates 'stdlib', not {source!r}",
+                             hint="use the file or http connector for other sources")
+        return [Located(path=f.path, sha256=f.sha256, source=f"stdlib:{f.rel}") for f in self._dataset.files]

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -220,11 +221,11 @@ def build_cache(
                                      f"{vocab_size}; the token cache cannot store it")
                 writers[name].write(ids)
                 writers[name].documents += 1
-            if progress and time.monotonic() - last_report > 5:
-                last_report = time.monotonic()
-                tokens = sum(w.tokens for w in writers.values())
-                log.info("token cache: %d documents, %d tokens, %.0f tokens/s", seen, tokens,
-                         tokens / (last_report - started))
+            if progress:
+                last_report = _report_progress(seen, sum(w.tokens for w in writers.values()), started,
+                                               last_report)
+        if progress and sys.stderr.isatty() and last_report > started:
+            sys.stderr.write("\n")  # end the status line drawn in place
         splits = {name: w.finish() for name, w in writers.items()}
         overlap = assigner.overlap()
         if any(overlap.values()):  # impossible by construction; a guard for the contract
@@ -247,6 +248,20 @@ def build_cache(
     log.info("token cache %s: %s", out_dir, ", ".join(
         f"{n} {s.documents} docs / {s.tokens} tokens" for n, s in splits.items()))
     return manifest
+
+
+def _report_progress(documents: int, tokens: int, started: float, last: float) -> float:
+    """A status line on standard error: redrawn in place on a terminal (at most 5 times a
+    second), a plain line every 10 seconds in pipes and CI. Returns the time of this report."""
+    now = time.monotonic()
+    terminal = sys.stderr.isatty()
+    if now - last < (0.2 if terminal else 10.0):
+        return last
+    rate = tokens / max(now - started, 1e-9)
+    line = f"token cache: {documents} documents, {tokens} tokens, {rate:,.0f} tokens/s"
+    sys.stderr.write(f"\r{line}\x1b[K" if terminal else f"{line}\n")
+    sys.stderr.flush()
+    return now
 
 
 def _encode_plain(tokenizer: Any, texts: list[str]) -> list[Any]:
