@@ -287,3 +287,26 @@ def test_a_source_that_is_not_a_url_is_an_error(make: Any) -> None:
 def test_a_malformed_expected_sha256_is_a_params_error(make: Any) -> None:
     with pytest.raises(CodexError, match="64 hex digits"):
         make(sha256="abc")
+
+
+def test_an_archive_download_is_unpacked_and_its_files_located(make: Any, server: ThreadingHTTPServer,
+                                                               behaviour: Behaviour) -> None:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (("corpus/a.txt", b"alpha\n"), ("corpus/sub/b.txt", b"beta\n")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    behaviour.files["/corpus.tar.gz"] = buffer.getvalue()
+    url = f"http://127.0.0.1:{server.server_port}/corpus.tar.gz"
+
+    located = make(extract=True).locate(url)
+    again = make(extract=True).locate(url)
+
+    assert [(loc.source.split("#")[1], loc.path.read_bytes()) for loc in located] == [
+        ("corpus/a.txt", b"alpha\n"), ("corpus/sub/b.txt", b"beta\n")]
+    assert located[0].sha256 == hashlib.sha256(b"alpha\n").hexdigest()
+    assert again == located and behaviour.ranges.count(None) == 1

@@ -96,6 +96,8 @@ class HTTPConnector:
         digest = self._cached(path)
         if digest is None:
             digest = self._download(source, path)
+        if self.params.extract:
+            return _unpacked(path, digest, source)
         return [Located(path=path, sha256=digest, source=source)]
 
     # -- cache ----------------------------------------------------------------------
@@ -237,3 +239,16 @@ class HTTPConnector:
         if expected is None:
             log.info("downloaded %s (sha256 %s); pin it with params sha256 to check it", url, digest)
         return digest
+
+
+def _unpacked(archive: Path, digest: str, source: str) -> list[Located]:
+    """The files of a downloaded archive, unpacked once (safely) next to it, keyed by the
+    archive's sha256 so a changed download is unpacked afresh."""
+    from codex_data.archives import extract
+
+    target = archive.parent / f"{archive.name}.{digest[:12]}.d"
+    if not target.is_dir():
+        extract(archive, target)
+    files = sorted(p for p in target.rglob("*") if p.is_file() and not p.is_symlink())
+    return [Located(path=p, sha256=sha256_file(p), source=f"{source}#{p.relative_to(target).as_posix()}")
+            for p in files]

@@ -34,6 +34,8 @@ class HTTPParams(BaseModel):
         0.5, ge=0, description="seconds to wait before the first retry; doubled for each further one"
     )
     timeout: float = Field(30.0, gt=0, description="seconds to wait for the server on each connect or read")
+    extract: bool = Field(
+        False, description="unpack a .zip/.tar.gz/.tgz download (safely) and locate its files instead")
 
     @field_validator("sha256")
     @classmethod
