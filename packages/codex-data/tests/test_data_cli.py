@@ -54,3 +54,26 @@ def test_prepare_reuse_inspect_and_verify(tmp_path):
     assert "[REDACTED:github-token]" in text and "ghp_" not in text
     assert ok.returncode == 0
     assert bad.returncode == 1 and shard.name in bad.stderr
+
+
+def test_prepare_from_a_run_config(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(30):
+        (corpus / f"doc{i}.txt").write_text(f"line {i}: the quick brown fox jumps over the lazy dog\n" * 3)
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "run: {seed: 7}\n"
+        f"tokenizer: {{name: bpe, params: {{vocab_size: 300, files: ['{corpus}']}}}}\n"
+        f"data: {{name: text, params: {{paths: ['{corpus}']}}, split: {{train: 0.8, val: 0.1, test: 0.1}}}}\n"
+        "model: gpt2\n"
+    )
+    env_home = {"CODEX_HOME": str(tmp_path / "home")}
+
+    result = subprocess.run([sys.executable, "-m", "codex_core", "data", "prepare", "-c", str(config), "--json"],
+                            capture_output=True, text=True, timeout=300, env={**__import__("os").environ, **env_home})
+
+    summary = json.loads(result.stdout)
+    assert result.returncode == 0, result.stderr
+    assert sum(s["documents"] for s in summary["splits"].values()) == 30
+    assert summary["path"].startswith(str(tmp_path / "home" / "token-caches" / "text-"))
