@@ -77,3 +77,23 @@ def test_prepare_from_a_run_config(tmp_path):
     assert result.returncode == 0, result.stderr
     assert sum(s["documents"] for s in summary["splits"].values()) == 30
     assert summary["path"].startswith(str(tmp_path / "home" / "token-caches" / "text-"))
+
+
+def test_changing_a_dataset_param_rebuilds_a_cache_in_the_same_folder(tmp_path):
+    from codex_tokenizers import train
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("".join(json.dumps({"title": f"title {i}", "body": f"body text {i} " * 5}) + "\n"
+                            for i in range(20)))
+    tok = tmp_path / "tok.json"
+    train("bpe", vocab_size=280, texts=[rows.read_text()] * 5, output=tok)
+
+    def prepare(field: str) -> dict:
+        out = codex_data("prepare", "--dataset", "jsonl", "--dataset-param", f"paths=[{rows}]",
+                         "--dataset-param", f"text_field={field}", "--tokenizer", str(tok),
+                         "-o", str(tmp_path / "cache"), "--json")
+        return json.loads(out.stdout)
+
+    first, same, other = prepare("title"), prepare("title"), prepare("body")
+
+    assert (first["reused"], same["reused"], other["reused"]) == (False, True, False)

@@ -9,7 +9,7 @@ from codex_data import StdlibCodeDataset
 
 def test_the_entry_point_registers_the_connector_and_datasets(codex_installed_registry: Registry) -> None:
     assert codex_installed_registry.by_plugin("data") == {
-        "dataset": ["csv", "jsonl", "sft-jsonl", "stdlib-code", "text"],
+        "dataset": ["csv", "hf-disk", "jsonl", "sft-jsonl", "stdlib-code", "text"],
         "connector": ["file", "http", "https", "stdlib"],
     }
 

@@ -150,8 +150,10 @@ def inspect(directory: str, tokenizer_name: str | None, samples: int, as_json: b
     for split in manifest["splits"]:
         tokens = cache.split(split)
         shown[split] = []
-        for i in range(min(samples, 1 if len(tokens) else 0) if samples else 0):
+        for i in range(samples):
             ids = [int(t) for t in tokens[i * 64:(i + 1) * 64]]
+            if not ids:
+                break
             shown[split].append(tok.decode(ids) if tok is not None else ids)
     info = {"path": str(cache.path), **_summary(manifest), "sources": manifest["sources"],
             "split_ratios": manifest["split_ratios"], "seed": manifest["seed"], "samples": shown}

@@ -64,6 +64,12 @@ def codex_register_datasets(register: RegisterFn) -> None:
         description="prompt/completion or chat-messages records for supervised fine-tuning, with loss masks",
     )
     register(
+        "hf-disk",
+        "codex_data.hf_disk:HFDiskDataset",
+        config="codex_data.hf_disk:HFDiskParams",
+        description="a Hugging Face dataset saved with save_to_disk (offline; needs codex-data[hf])",
+    )
+    register(
         "stdlib-code",
         "codex_data.stdlib:StdlibCodeDataset",
         description="the .py files of this Python's standard library (tests excluded)",

@@ -46,12 +46,15 @@ class _LiveCounts(Mapping[str, int]):
 
 
 def dataset_sources(name: str, dataset: Dataset) -> list[dict[str, str]]:
-    """What the manifest records as sources: every file with its sha256 when the dataset
-    lists its files, else the dataset itself by fingerprint."""
+    """What the manifest records as sources: the dataset by fingerprint, then every file
+    with its sha256 when the dataset lists its files."""
+    # The dataset's fingerprint covers its params too (a different text_field must not
+    # reuse a cache built from the same files).
+    sources = [{"uri": f"dataset:{name}", "sha256": dataset.fingerprint()}]
     files = getattr(dataset, "files", None)
     if isinstance(files, list) and files and all(hasattr(f, "sha256") for f in files):
-        return [{"uri": str(getattr(f, "rel", getattr(f, "path", ""))), "sha256": f.sha256} for f in files]
-    return [{"uri": f"dataset:{name}", "sha256": dataset.fingerprint()}]
+        sources += [{"uri": str(getattr(f, "rel", getattr(f, "path", ""))), "sha256": f.sha256} for f in files]
+    return sources
 
 
 def prepare(

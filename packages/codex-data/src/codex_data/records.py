@@ -36,6 +36,27 @@ class BadRow(Exception):
         self.detail = detail
 
 
+def record_id(value: Any, column: str) -> str:
+    """An ``id_field`` value as a document id (a non-empty string or an integer)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        what = "missing" if value is None else f"not a string or integer: {value!r}"
+        raise BadRow("bad id", f"id field {column!r} is {what}")
+    return str(value)
+
+
+def handle_bad_row(dataset: Any, where: str, bad: BadRow) -> None:
+    """The ``bad_rows`` policy: ``error`` raises naming ``where``; ``skip`` counts the row in
+    ``dataset.skipped_rows`` and ``dataset.skipped_reasons`` (and logs the first ones)."""
+    if dataset.params.bad_rows == "error":
+        raise CodexError(
+            f"{where}: {bad}", hint="fix the row, or set bad_rows: skip to skip and count bad rows"
+        ) from None
+    dataset.skipped_rows += 1
+    dataset.skipped_reasons[bad.reason] = dataset.skipped_reasons.get(bad.reason, 0) + 1
+    if dataset.skipped_rows <= _LOGGED_SKIPS:
+        log.warning("%s: skipped (%s)", where, bad)
+
+
 def locate(paths: list[str]) -> list[SourceFile]:
     """The files of ``paths`` with stable relative names (the ``text`` dataset's finding)."""
     return TextDataset(TextParams(paths=paths)).files
@@ -103,21 +124,10 @@ class RecordDataset:
     def _doc_id(self, f: SourceFile, line: int, value: Any) -> str:
         if self.params.id_field is None:
             return f"{f.rel}:{line}"
-        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
-            what = "missing" if value is None else f"not a string or integer: {value!r}"
-            raise BadRow("bad id", f"id field {self.params.id_field!r} is {what}")
-        return str(value)
+        return record_id(value, self.params.id_field)
 
     def _bad_row(self, f: SourceFile, line: int, bad: BadRow) -> None:
-        where = f"{self.name} dataset: {f.path}:{line}"
-        if self.params.bad_rows == "error":
-            raise CodexError(
-                f"{where}: {bad}", hint="fix the row, or set bad_rows: skip to skip and count bad rows"
-            ) from None
-        self.skipped_rows += 1
-        self.skipped_reasons[bad.reason] = self.skipped_reasons.get(bad.reason, 0) + 1
-        if self.skipped_rows <= _LOGGED_SKIPS:
-            log.warning("%s: skipped (%s)", where, bad)
+        handle_bad_row(self, f"{self.name} dataset: {f.path}:{line}", bad)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(paths={self.params.paths!r})"
