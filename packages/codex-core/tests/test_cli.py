@@ -226,8 +226,11 @@ def test_ctrl_c_at_a_prompt_exits_130_and_declining_exits_1(tmp_path):
     argv = [sys.executable, "-m", "codex_core", "runs", "rm", "keep"]
 
     declined = subprocess.run(argv, input="n\n", capture_output=True, text=True, env=env, timeout=60)
+    # A job started in the background (as CI may run us) inherits SIGINT ignored, and then
+    # Python never raises KeyboardInterrupt: give the child the default disposition.
     prompt = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              env=env, text=True)
+                              env=env, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert prompt.stdout is not None
     assert prompt.stdout.read(len("delete run keep")) == "delete run keep"
     prompt.send_signal(signal.SIGINT)
