@@ -72,3 +72,7 @@ def test_sweep_ids_are_stable_under_reordering(xs, ys):
 def test_exponent_floats_without_a_dot_are_floats():
     assert parse_override("trainer.lr=1e-3").value == 0.001
     assert parse_override("trainer.lr='1e-3'").value == "1e-3"
+
+
+def test_a_unicode_space_is_a_value_not_whitespace_around_it():
+    assert parse_override("run.name=\xa0").value == "\xa0"

@@ -39,10 +39,10 @@ class Override:
 
 def parse_value(raw: str) -> Any:
     """A YAML value; ``1e-3`` is a float (plain YAML 1.1 would keep it a string)."""
-    if _FLOAT.match(raw.strip()):
+    if _FLOAT.match(raw.strip(" \t")):
         return float(raw)
     try:
-        return yaml.safe_load(raw) if raw.strip() else ""
+        return yaml.safe_load(raw) if raw.strip(" \t") else ""  # YAML whitespace only
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"cannot parse value {raw!r}: {problem}",
@@ -64,7 +64,7 @@ def parse_path(text: str, original: str) -> tuple[str | int, ...]:
 
 def parse_override(text: str) -> Override:
     """Parse one ``key=value`` override (see the module doc for the forms)."""
-    stripped = text.strip()
+    stripped = text.strip(" \t\r\n")  # not Unicode spaces: a value may be one
     if stripped.startswith("~"):
         if "=" in stripped:
             raise ConfigError(f"invalid override {text!r}: '~key' deletes a key and takes no value")
