@@ -14,7 +14,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "build_gpt2": "codex_models.gpt2",
+    "build_llama": "codex_models.llama",
     "GPT2Params": "codex_models.params",
+    "LlamaParams": "codex_models.params",
+    "memory_estimate": "codex_models.presets",
+    "param_count": "codex_models.presets",
+    "preset": "codex_models.presets",
+    "preset_names": "codex_models.presets",
     "ExactMatch": "codex_models.exact_match",
     "ExactMatchParams": "codex_models.params",
     "normalize_text": "codex_models.exact_match",
@@ -24,9 +30,15 @@ __all__ = [
     "ExactMatch",
     "ExactMatchParams",
     "GPT2Params",
+    "LlamaParams",
     "__version__",
     "build_gpt2",
+    "build_llama",
+    "memory_estimate",
     "normalize_text",
+    "param_count",
+    "preset",
+    "preset_names",
 ]
 
 
@@ -36,4 +48,6 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 if TYPE_CHECKING:  # pragma: no cover
     from codex_models.exact_match import ExactMatch, normalize_text
     from codex_models.gpt2 import build_gpt2
-    from codex_models.params import ExactMatchParams, GPT2Params
+    from codex_models.llama import build_llama
+    from codex_models.params import ExactMatchParams, GPT2Params, LlamaParams
+    from codex_models.presets import memory_estimate, param_count, preset, preset_names

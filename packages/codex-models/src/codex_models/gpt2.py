@@ -15,7 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
-    """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG).
+    """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG),
+    shaped by ``params.preset`` and any architecture fields set on top of it. Build under
+    ``with torch.device("meta"):`` to get the shapes without allocating the weights.
 
     It follows the codex model contract: ``model(input_ids=..., attention_mask=...,
     labels=...)`` returns an object with ``.loss`` (mean next-token cross-entropy; the
@@ -27,11 +29,7 @@ def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
 
     params = params if params is not None else GPT2Params()
     config = GPT2Config(
-        vocab_size=params.vocab_size,
-        n_positions=params.n_positions,
-        n_layer=params.n_layer,
-        n_head=params.n_head,
-        n_embd=params.n_embd,
+        **params.architecture(),
         resid_pdrop=params.dropout,
         embd_pdrop=params.dropout,
         attn_pdrop=params.dropout,

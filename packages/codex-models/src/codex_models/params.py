@@ -3,25 +3,73 @@ config validates without importing the model code)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from typing import Any, ClassVar
 
-CHAR_VOCAB_SIZE = 4 + 100
-"""The vocabulary of the default ``char`` tokenizer: 4 special tokens (pad, bos, eos, unk)
-plus the 100 characters of ``string.printable``."""
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from codex_models.presets import CHAR_VOCAB_SIZE, PRESETS, preset
+
+__all__ = ["CHAR_VOCAB_SIZE", "ExactMatchParams", "GPT2Params", "LlamaParams"]
 
 
-class GPT2Params(BaseModel):
-    """Params of the ``gpt2`` model builder (a GPT-2 built from config, never downloaded)."""
+class _PresetParams(BaseModel):
+    """A family's params: a ``preset`` name plus architecture fields that override it.
+
+    An architecture field left out (or None) takes the preset's value, so after validation
+    every architecture field is set; :meth:`architecture` returns them as a plain dict.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    family: ClassVar[str]
 
-    vocab_size: int = Field(
-        CHAR_VOCAB_SIZE, ge=1, description="token ids the model embeds; match the tokenizer's vocab_size"
+    preset: str = Field("tiny", description="named starting shape; see `codex models list`")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        name = data.get("preset", "tiny")
+        presets = PRESETS[cls.family]
+        if not isinstance(name, str) or name not in presets:
+            return data  # the preset field's validator reports it
+        return {**data, **{k: v for k, v in presets[name].items() if data.get(k) is None}}
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        preset(cls.family, value)  # a ValueError with a did-you-mean for an unknown name
+        return value
+
+    @field_validator("pad_token_id", "bos_token_id", "eos_token_id", check_fields=False)
+    @classmethod
+    def _inside_vocabulary(cls, value: int | None, info: ValidationInfo) -> int | None:
+        vocab_size = info.data.get("vocab_size")
+        if value is not None and vocab_size is not None and value >= vocab_size:
+            raise ValueError(f"must be below vocab_size ({vocab_size})")
+        return value
+
+    def architecture(self) -> dict[str, Any]:
+        """The resolved architecture fields (the preset's keys), e.g. for ``param_count``."""
+        return {name: getattr(self, name) for name in PRESETS[self.family][self.preset]}
+
+
+class GPT2Params(_PresetParams):
+    """Params of the ``gpt2`` model builder (a GPT-2 built from config, never downloaded).
+
+    Presets: ``tiny`` (the default: vocab 104 for the char tokenizer, 2 layers, 2 heads,
+    width 64, 256 positions), ``small`` and ``gpt2-124m`` (the shape of OpenAI's GPT-2).
+    """
+
+    family: ClassVar[str] = "gpt2"
+
+    vocab_size: int | None = Field(
+        None, ge=1, description="token ids the model embeds; match the tokenizer's vocab_size (tiny: 104)"
     )
-    n_positions: int = Field(256, ge=1, description="longest sequence the model accepts (context length)")
-    n_layer: int = Field(2, ge=1, description="transformer blocks")
-    n_head: int = Field(2, ge=1, description="attention heads per block; must divide n_embd")
-    n_embd: int = Field(64, ge=1, description="width of the embeddings and hidden states")
+    n_positions: int | None = Field(None, ge=1, description="longest sequence the model accepts (context length)")
+    n_layer: int | None = Field(None, ge=1, description="transformer blocks")
+    n_head: int | None = Field(None, ge=1, description="attention heads per block; must divide n_embd")
+    n_embd: int | None = Field(None, ge=1, description="width of the embeddings and hidden states")
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="dropout of the embeddings, attention and residuals"
     )
@@ -43,12 +91,49 @@ class GPT2Params(BaseModel):
             raise ValueError(f"must be a multiple of n_head ({n_head})")
         return value
 
-    @field_validator("pad_token_id", "bos_token_id", "eos_token_id")
+
+class LlamaParams(_PresetParams):
+    """Params of the ``llama`` model builder (a Llama built from config, never downloaded).
+
+    Presets: ``tiny`` (the default, vocab 104), ``small`` and ``tinyllama-1.1b`` (the shape
+    of TinyLlama 1.1B: grouped-query attention with 4 key-value heads).
+    """
+
+    family: ClassVar[str] = "llama"
+
+    vocab_size: int | None = Field(
+        None, ge=1, description="token ids the model embeds; match the tokenizer's vocab_size (tiny: 104)"
+    )
+    max_position_embeddings: int | None = Field(None, ge=1, description="longest sequence (context length)")
+    num_hidden_layers: int | None = Field(None, ge=1, description="decoder blocks")
+    num_attention_heads: int | None = Field(None, ge=1, description="query heads; must divide hidden_size")
+    num_key_value_heads: int | None = Field(
+        None, ge=1, description="key-value heads (grouped-query attention); must divide num_attention_heads"
+    )
+    hidden_size: int | None = Field(None, ge=1, description="width of the embeddings and hidden states")
+    intermediate_size: int | None = Field(None, ge=1, description="width of the gated MLP")
+    rms_norm_eps: float | None = Field(None, gt=0.0, description="epsilon of the RMSNorms")
+    rope_theta: float | None = Field(None, gt=0.0, description="base of the rotary position embeddings")
+    tie_word_embeddings: bool | None = Field(None, description="share the lm_head with the token embeddings")
+    attention_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout of the attention weights")
+    pad_token_id: int | None = Field(None, ge=0, description="padding id (the char tokenizer uses 0)")
+    bos_token_id: int | None = Field(None, ge=0, description="beginning-of-sequence id (the char tokenizer uses 1)")
+    eos_token_id: int | None = Field(None, ge=0, description="end-of-sequence id (the char tokenizer uses 2)")
+
+    @field_validator("num_key_value_heads")
     @classmethod
-    def _inside_vocabulary(cls, value: int | None, info: ValidationInfo) -> int | None:
-        vocab_size = info.data.get("vocab_size")
-        if value is not None and vocab_size is not None and value >= vocab_size:
-            raise ValueError(f"must be below vocab_size ({vocab_size})")
+    def _divides_heads(cls, value: int, info: ValidationInfo) -> int:
+        heads = info.data.get("num_attention_heads")
+        if heads and heads % value:
+            raise ValueError(f"must divide num_attention_heads ({heads})")
+        return value
+
+    @field_validator("hidden_size")
+    @classmethod
+    def _divisible_by_heads(cls, value: int, info: ValidationInfo) -> int:
+        heads = info.data.get("num_attention_heads")
+        if heads and value % heads:
+            raise ValueError(f"must be a multiple of num_attention_heads ({heads})")
         return value
 
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from codex_core import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
+    import click
+
     from codex_core.registry import RegisterFn
 
 
@@ -20,7 +22,13 @@ def codex_register_models(register: RegisterFn) -> None:
         "gpt2",
         "codex_models.gpt2:build_gpt2",
         config="codex_models.params:GPT2Params",
-        description="GPT-2 (Hugging Face transformers) built from config, randomly initialised",
+        description="GPT-2 (Hugging Face transformers) built from a preset, randomly initialised",
+    )
+    register(
+        "llama",
+        "codex_models.llama:build_llama",
+        config="codex_models.params:LlamaParams",
+        description="Llama (Hugging Face transformers) built from a preset, randomly initialised",
     )
 
 
@@ -33,3 +41,10 @@ def codex_register_metrics(register: RegisterFn) -> None:
         description="fraction of predictions equal to their reference",
         aliases=("em",),
     )
+
+
+@hookimpl
+def codex_register_commands(cli: click.Group) -> None:
+    from codex_models.cli import models
+
+    cli.add_command(models)
