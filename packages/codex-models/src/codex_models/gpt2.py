@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_models.params import GPT2Params
+from codex_models.placement import place
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import GPT2LMHeadModel
@@ -16,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
     """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG),
-    shaped by ``params.preset`` and any architecture fields set on top of it. Build under
+    shaped by ``params.preset`` and any architecture fields set on top of it, in
+    ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under
     ``with torch.device("meta"):`` to get the shapes without allocating the weights.
 
     It follows the codex model contract: ``model(input_ids=..., attention_mask=...,
@@ -37,4 +39,4 @@ def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
         bos_token_id=params.bos_token_id,
         eos_token_id=params.eos_token_id,
     )
-    return GPT2LMHeadModel(config)
+    return place(GPT2LMHeadModel(config), params.dtype, params.device)

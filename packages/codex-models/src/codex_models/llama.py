@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_models.params import LlamaParams
+from codex_models.placement import place
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import LlamaForCausalLM
@@ -16,7 +17,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def build_llama(params: LlamaParams | None = None) -> LlamaForCausalLM:
     """A freshly initialised ``LlamaForCausalLM`` (weights drawn from torch's global RNG),
-    shaped by ``params.preset`` and any architecture fields set on top of it. Build under
+    shaped by ``params.preset`` and any architecture fields set on top of it, in
+    ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under
     ``with torch.device("meta"):`` to get the shapes without allocating the weights.
 
     The same contract as ``gpt2``: ``model(input_ids=..., attention_mask=..., labels=...)``
@@ -33,4 +35,4 @@ def build_llama(params: LlamaParams | None = None) -> LlamaForCausalLM:
         bos_token_id=params.bos_token_id,
         eos_token_id=params.eos_token_id,
     )
-    return LlamaForCausalLM(config)
+    return place(LlamaForCausalLM(config), params.dtype, params.device)

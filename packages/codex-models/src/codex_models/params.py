@@ -3,13 +3,18 @@ config validates without importing the model code)."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import re
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from codex_models.presets import CHAR_VOCAB_SIZE, PRESETS, preset
 
-__all__ = ["CHAR_VOCAB_SIZE", "ExactMatchParams", "GPT2Params", "LlamaParams"]
+__all__ = ["CHAR_VOCAB_SIZE", "DEVICE_PATTERN", "ExactMatchParams", "GPT2Params", "LlamaParams"]
+
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+"""The device strings a model's ``device`` field accepts (checked without importing torch;
+whether the device exists on this machine is checked when the model is built)."""
 
 
 class _PresetParams(BaseModel):
@@ -23,6 +28,12 @@ class _PresetParams(BaseModel):
     family: ClassVar[str]
 
     preset: str = Field("tiny", description="named starting shape; see `codex models list`")
+    dtype: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="dtype of the weights as built: fp32, bf16 (cpu or a bf16 GPU) or fp16 (CUDA only)"
+    )
+    device: str = Field(
+        "cpu", description="where the weights live: auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -39,6 +50,13 @@ class _PresetParams(BaseModel):
     @classmethod
     def _known_preset(cls, value: str) -> str:
         preset(cls.family, value)  # a ValueError with a did-you-mean for an unknown name
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, value: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(value):
+            raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N (N a number) or mps")
         return value
 
     @field_validator("pad_token_id", "bos_token_id", "eos_token_id", check_fields=False)
