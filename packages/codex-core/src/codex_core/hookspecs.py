@@ -243,11 +243,3 @@ REGISTRATION_HOOKS = {
     "logger": "codex_register_loggers",
 }
 """Component kind -> the hook that registers components of that kind."""
-
-EVENT_HOOKS = (
-    "codex_on_train_start",
-    "codex_on_step_end",
-    "codex_on_eval",
-    "codex_on_checkpoint",
-    "codex_on_train_end",
-)

@@ -29,9 +29,6 @@ from codex_core.registry import Registry
 log = logging.getLogger("codex.plugins")
 
 ENTRY_POINT_GROUP = "codex"
-STATUSES = ("ok", "error", "disabled", "incompatible")
-
-
 @dataclass
 class PluginInfo:
     """What is known about one plugin, whether or not it loaded."""

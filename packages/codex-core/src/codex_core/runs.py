@@ -36,7 +36,6 @@ from codex_core.fsutil import FileLock, atomic_write, atomic_write_json
 
 METRICS_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA_VERSION = 1
-RUN_FILES = ("config.yaml", "manifest.json", "metrics.ndjson", "train.log")
 RUN_DIRS = ("checkpoints", "artifacts")
 
 

@@ -10,8 +10,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CONFIG_SCHEMA_VERSION = 1
-
 
 class StrictModel(BaseModel):
     """Base for config sections: unknown keys are errors, assignments are validated."""

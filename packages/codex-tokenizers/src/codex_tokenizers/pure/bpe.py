@@ -127,9 +127,6 @@ class BPE:
                 return [Token(found, sequence, (0, len(sequence)))]
         return cached_tokenize(self, sequence)
 
-    def clear_cache(self) -> None:
-        self._cache.clear()
-
     # -- encoding one piece -----------------------------------------------------------------
     def _encode(self, word: str) -> tuple[_Triple, ...]:
         prefix, suffix = self.continuing_subword_prefix, self.end_of_word_suffix
