@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
 
@@ -22,34 +24,30 @@ def tokenizer_json(params: TokenizerFileParams) -> CodexTokenizer:
     return load(params.path, params.backend)
 
 
-def _training_key(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> str:
-    """A hash of everything that decides the trained tokenizer."""
-    from codex_tokenizers.train import expand_inputs
+def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
+    """Train on first use; later builds load the cached file, keyed by a hash of the params
+    and of the training data (the dataset's fingerprint, or each file's sha256)."""
+    from codex_tokenizers.engine import load
+    from codex_tokenizers.train import expand_inputs, train
 
+    texts: Iterable[str] | None = None
+    files: list[Path] = []
     if params.dataset is not None:
-        data = context.build("dataset", params.dataset, params.dataset_params).fingerprint()
+        docs = context.build("dataset", params.dataset, params.dataset_params)
+        data: Any = docs.fingerprint()
+        texts = (d.text for d in itertools.islice(docs, params.max_documents))
+    elif params.max_documents is not None:
+        raise CodexError("max_documents applies to a dataset, not to files")
     else:
         files = expand_inputs(params.files or [])
         data = [(str(f), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
     described = {"kind": kind, "params": params.model_dump(exclude={"backend"}), "data": data}
-    return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
-    from codex_tokenizers.engine import load
-    from codex_tokenizers.train import train
-
-    cache = context.cache_dir / "tokenizers" / f"{kind}-{_training_key(kind, params, context)[:20]}.json"
+    key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+    cache = context.cache_dir / "tokenizers" / f"{kind}-{key[:20]}.json"
     if not cache.exists():
-        texts = None
-        if params.dataset is not None:
-            docs = context.build("dataset", params.dataset, params.dataset_params)
-            texts = (d.text for d in itertools.islice(docs, params.max_documents))
-        elif params.max_documents is not None:
-            raise CodexError("max_documents applies to a dataset, not to files")
         train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
-              special_tokens=params.special_tokens, inputs=params.files or (), texts=texts, output=cache,
-              template=params.template)
+              special_tokens=params.special_tokens, inputs=[str(f) for f in files], texts=texts,
+              output=cache, template=params.template)
     return load(cache, params.backend)
 
 
