@@ -29,6 +29,8 @@ class BuildContext:
     :ivar rank: this process's rank in a distributed run (0 otherwise).
     :ivar world_size: the number of processes in the run (1 otherwise).
     :ivar device: the device string the run uses (``"cpu"``, ``"cuda:0"``, ...).
+    :ivar tokenizer: the run's tokenizer once it is built (the engine builds it first), so
+        a model can take its vocabulary size and special-token ids from it; None otherwise.
     """
 
     registry: Registry
@@ -38,6 +40,7 @@ class BuildContext:
     rank: int = 0
     world_size: int = 1
     device: str = "cpu"
+    tokenizer: Any = None
 
     def build(self, kind: str, ref: Any, params: Mapping[str, Any] | None = None) -> Any:
         """Build another component by name with this same context."""

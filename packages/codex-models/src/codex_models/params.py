@@ -10,11 +10,35 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from codex_models.presets import CHAR_VOCAB_SIZE, PRESETS, preset
 
-__all__ = ["CHAR_VOCAB_SIZE", "DEVICE_PATTERN", "ExactMatchParams", "GPT2Params", "LlamaParams"]
+__all__ = [
+    "CHAR_VOCAB_SIZE",
+    "DEVICE_PATTERN",
+    "ExactMatchParams",
+    "GPT2Params",
+    "HFLocalParams",
+    "LlamaParams",
+    "LoRAParams",
+]
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 """The device strings a model's ``device`` field accepts (checked without importing torch;
 whether the device exists on this machine is checked when the model is built)."""
+
+
+class LoRAParams(BaseModel):
+    """LoRA adapters (through ``peft``) applied when the model is built: only the adapters
+    train, the base weights are frozen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    r: int = Field(8, ge=1, description="rank of the low-rank update")
+    alpha: float = Field(16.0, gt=0, description="scaling numerator: the update is scaled by alpha / r")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout on the adapters' input")
+    target_modules: list[str] | None = Field(
+        None,
+        description="module names (suffixes) to adapt; default per family: gpt2 c_attn, llama q_proj v_proj",
+    )
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train too")
 
 
 class _PresetParams(BaseModel):
@@ -34,6 +58,7 @@ class _PresetParams(BaseModel):
     device: str = Field(
         "cpu", description="where the weights live: auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
     )
+    lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
 
     @model_validator(mode="before")
     @classmethod
@@ -152,6 +177,25 @@ class LlamaParams(_PresetParams):
         heads = info.data.get("num_attention_heads")
         if heads and value % heads:
             raise ValueError(f"must be a multiple of num_attention_heads ({heads})")
+        return value
+
+
+class HFLocalParams(BaseModel):
+    """Params of ``hf-local``: a causal LM in Hugging Face format from a local directory
+    (``config.json`` + weights + ``tokenizer.json``), loaded with ``local_files_only``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="the model directory (never a hub name: nothing is downloaded)")
+    dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="dtype of the weights as loaded")
+    device: str = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
+    lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
+
+    @field_validator("device")
+    @classmethod
+    def _device_form(cls, value: str) -> str:
+        if not DEVICE_PATTERN.fullmatch(value):
+            raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N (N a number) or mps")
         return value
 
 
