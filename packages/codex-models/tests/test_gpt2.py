@@ -59,9 +59,9 @@ def test_params_reach_the_model_config(codex_installed_registry: Registry) -> No
     assert (config.vocab_size, config.n_layer, config.n_embd, config.eos_token_id) == (50, 1, 32, 2)
 
 
-def test_default_model_matches_the_default_run_config_shape(codex_installed_registry: Registry) -> None:
+def test_default_model_is_the_tiny_preset(codex_installed_registry: Registry) -> None:
     model = codex_installed_registry.build("model", "gpt2")
-    assert (model.config.n_layer, model.config.n_head, model.config.n_embd) == (2, 2, 64)
+    assert (model.config.n_layer, model.config.n_head, model.config.n_embd) == (4, 4, 128)
 
 
 def test_unknown_param_is_an_error_naming_the_key(codex_installed_registry: Registry) -> None:

@@ -73,7 +73,7 @@ def test_overrides_replace_only_the_fields_given() -> None:
 
 def test_gpt2_defaults_stay_those_of_the_char_tokenizer_run() -> None:
     params = GPT2Params()
-    assert (params.preset, params.vocab_size, params.n_layer, params.n_head, params.n_embd) == ("tiny", 104, 2, 2, 64)
+    assert (params.preset, params.vocab_size, params.n_layer, params.n_head, params.n_embd) == ("tiny", 104, 4, 4, 128)
 
 
 def test_memory_estimate_is_bytes_of_weights_and_adamw_training() -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_models.params import GPT2Params
-from codex_models.placement import place
+from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.context import BuildContext
     from transformers import GPT2LMHeadModel
 
 
-def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
+def build_gpt2(params: GPT2Params | None = None, context: BuildContext | None = None) -> GPT2LMHeadModel:
     """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG),
     shaped by ``params.preset`` and any architecture fields set on top of it, in
     ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under
@@ -29,7 +30,7 @@ def build_gpt2(params: GPT2Params | None = None) -> GPT2LMHeadModel:
     """
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    params = params if params is not None else GPT2Params()
+    params = with_tokenizer(params if params is not None else GPT2Params(), context)
     config = GPT2Config(
         **params.architecture(),
         resid_pdrop=params.dropout,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_models.params import LlamaParams
-from codex_models.placement import place
+from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.context import BuildContext
     from transformers import LlamaForCausalLM
 
 
-def build_llama(params: LlamaParams | None = None) -> LlamaForCausalLM:
+def build_llama(params: LlamaParams | None = None, context: BuildContext | None = None) -> LlamaForCausalLM:
     """A freshly initialised ``LlamaForCausalLM`` (weights drawn from torch's global RNG),
     shaped by ``params.preset`` and any architecture fields set on top of it, in
     ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under
@@ -27,7 +28,7 @@ def build_llama(params: LlamaParams | None = None) -> LlamaForCausalLM:
     """
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    params = params if params is not None else LlamaParams()
+    params = with_tokenizer(params if params is not None else LlamaParams(), context)
     config = LlamaConfig(
         **params.architecture(),
         attention_dropout=params.attention_dropout,

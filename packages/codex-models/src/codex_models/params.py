@@ -6,7 +6,18 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from typing_extensions import Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from codex_models.presets import CHAR_VOCAB_SIZE, PRESETS, preset
 
@@ -59,6 +70,19 @@ class _PresetParams(BaseModel):
         "cpu", description="where the weights live: auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
     )
     lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
+    _explicit: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_explicit(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Record which fields the user set (not None), before the preset fills the rest:
+        only those win over the tokenizer's vocabulary size and special ids."""
+        model = handler(data)
+        if isinstance(data, dict):
+            model._explicit = frozenset(k for k, v in data.items() if v is not None)
+        elif isinstance(data, _PresetParams):
+            model._explicit = data._explicit
+        return model
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +119,31 @@ class _PresetParams(BaseModel):
     def architecture(self) -> dict[str, Any]:
         """The resolved architecture fields (the preset's keys), e.g. for ``param_count``."""
         return {name: getattr(self, name) for name in PRESETS[self.family][self.preset]}
+
+    def for_tokenizer(self, tokenizer: Any) -> Self:
+        """A copy whose vocab_size and pad/bos/eos ids come from ``tokenizer`` (a codex
+        ``Tokenizer``: ``vocab_size`` and ``special_tokens`` by role), except where the
+        user set them. An explicit vocab_size below the tokenizer's is an error (ids past
+        the embedding table would crash the first batch); a larger one is kept (padding the
+        table to a round size is common)."""
+        if tokenizer is None:
+            return self
+        update: dict[str, Any] = {}
+        vocab = int(tokenizer.vocab_size)
+        if "vocab_size" not in self._explicit:
+            update["vocab_size"] = vocab
+        elif self.vocab_size is not None and self.vocab_size < vocab:
+            raise ValueError(
+                f"vocab_size {self.vocab_size} is below the tokenizer's {vocab}; "
+                "remove vocab_size from the model params to take the tokenizer's"
+            )
+        roles = dict(getattr(tokenizer, "special_tokens", {}) or {})
+        for role in ("pad", "bos", "eos"):
+            if f"{role}_token_id" not in self._explicit and role in roles:
+                update[f"{role}_token_id"] = int(roles[role])
+        copy = self.model_copy(update=update)
+        copy._explicit = self._explicit
+        return copy
 
 
 class GPT2Params(_PresetParams):

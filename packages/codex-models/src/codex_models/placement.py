@@ -7,14 +7,19 @@ bf16?) and moves a built model there. torch is imported inside the functions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from codex_core.errors import CodexError
+from codex_core.errors import CodexError, ComponentError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["DTYPES", "describe", "place", "resolve_device", "resolve_dtype"]
+    from codex_core.context import BuildContext
+    from codex_models.params import _PresetParams
+
+P = TypeVar("P", bound="_PresetParams")
+
+__all__ = ["DTYPES", "describe", "place", "resolve_device", "resolve_dtype", "with_tokenizer"]
 
 DTYPES = ("fp32", "bf16", "fp16")
 """The dtype names a model's ``dtype`` field accepts."""
@@ -130,3 +135,16 @@ def _mps_available() -> bool:
 
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+def with_tokenizer(params: P, context: BuildContext | None) -> P:
+    """``params`` with vocab_size and pad/bos/eos ids taken from the run's tokenizer
+    (``context.tokenizer``, set by the engine), except where the user set them; unchanged
+    outside a run. A vocab_size below the tokenizer's is a ComponentError."""
+    tokenizer = getattr(context, "tokenizer", None)
+    if tokenizer is None:
+        return params
+    try:
+        return params.for_tokenizer(tokenizer)
+    except ValueError as exc:
+        raise ComponentError(f"model: {exc}") from None

@@ -16,14 +16,14 @@ plus the 100 characters of ``string.printable``."""
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "gpt2": {
-        # tiny keeps the shape codex's gpt2 always had (and the default run config uses).
-        "tiny": {"vocab_size": CHAR_VOCAB_SIZE, "n_positions": 256, "n_layer": 2, "n_head": 2, "n_embd": 64},
+        # vocab_size is a fallback: inside a run the model takes the tokenizer's.
+        "tiny": {"vocab_size": CHAR_VOCAB_SIZE, "n_positions": 256, "n_layer": 4, "n_head": 4, "n_embd": 128},
         "small": {"vocab_size": CHAR_VOCAB_SIZE, "n_positions": 512, "n_layer": 6, "n_head": 6, "n_embd": 384},
         "gpt2-124m": {"vocab_size": 50257, "n_positions": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768},
     },
     "llama": {
         "tiny": {
-            "vocab_size": CHAR_VOCAB_SIZE, "hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2,
+            "vocab_size": CHAR_VOCAB_SIZE, "hidden_size": 128, "intermediate_size": 384, "num_hidden_layers": 4,
             "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
             "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": False,
         },
