@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codex_models.lora import with_lora
 from codex_models.params import GPT2Params
 from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codex_core.context import BuildContext
     from transformers import GPT2LMHeadModel
+
+    from codex_core.context import BuildContext
 
 
 def build_gpt2(params: GPT2Params | None = None, context: BuildContext | None = None) -> GPT2LMHeadModel:
@@ -40,4 +42,4 @@ def build_gpt2(params: GPT2Params | None = None, context: BuildContext | None = 
         bos_token_id=params.bos_token_id,
         eos_token_id=params.eos_token_id,
     )
-    return place(GPT2LMHeadModel(config), params.dtype, params.device)
+    return with_lora(place(GPT2LMHeadModel(config), params.dtype, params.device), params.lora, "gpt2")

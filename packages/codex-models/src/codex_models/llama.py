@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codex_models.lora import with_lora
 from codex_models.params import LlamaParams
 from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codex_core.context import BuildContext
     from transformers import LlamaForCausalLM
+
+    from codex_core.context import BuildContext
 
 
 def build_llama(params: LlamaParams | None = None, context: BuildContext | None = None) -> LlamaForCausalLM:
@@ -36,4 +38,4 @@ def build_llama(params: LlamaParams | None = None, context: BuildContext | None 
         bos_token_id=params.bos_token_id,
         eos_token_id=params.eos_token_id,
     )
-    return place(LlamaForCausalLM(config), params.dtype, params.device)
+    return with_lora(place(LlamaForCausalLM(config), params.dtype, params.device), params.lora, "llama")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-from typing_extensions import Self
-
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -18,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
+from typing_extensions import Self
 
 from codex_models.presets import CHAR_VOCAB_SIZE, PRESETS, preset
 
