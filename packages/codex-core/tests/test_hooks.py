@@ -90,6 +90,28 @@ def test_hook_codex_on_train_start(register_codex_plugin, codex_plugin_manager, 
     assert seen == [("r", 3)]
 
 
+def test_codex_on_train_start_gives_banner_lines_and_the_loggers(register_codex_plugin, codex_plugin_manager, tmp_path):
+    from codex_core.protocols import LoggerFanout
+
+    def on_start(loggers):
+        loggers.log_metrics({"system/cpu_percent": 12.0}, 0)
+        return "system: sampling every 10s"
+
+    register_codex_plugin(plugin(codex_on_train_start=on_start), "sampler")
+    run, state = run_and_state(tmp_path)
+    rows = []
+
+    class Rows:
+        def log_metrics(self, metrics, step):
+            rows.append((step, dict(metrics)))
+
+    lines = TrainEvents(codex_plugin_manager).train_start(
+        run, load_config().config, model=object(), state=state, loggers=LoggerFanout([Rows()])
+    )
+
+    assert (lines, rows) == (["system: sampling every 10s"], [(0, {"system/cpu_percent": 12.0})])
+
+
 def test_hook_codex_on_step_end(register_codex_plugin, codex_plugin_manager, tmp_path):
     def stop_when_diverged(metrics):
         return True if metrics["train/loss"] > 100 else None

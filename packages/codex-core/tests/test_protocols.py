@@ -83,3 +83,55 @@ def test_loggers_of_one_class_are_disabled_one_at_a_time():
     fanout.log_metrics({"loss": 0.5}, 2)
 
     assert [s for s, _ in healthy.rows] == [1, 2]
+
+
+class ResumableLogger(ListLogger):
+    def resume(self, step):
+        self.rows = [(s, m) for s, m in self.rows if s <= step]
+
+    def describe(self):
+        return f"list: {len(self.rows)} rows"
+
+
+def test_fanout_resume_reaches_only_loggers_that_have_it():
+    resumable, plain = ResumableLogger(), ListLogger()
+    fanout = LoggerFanout([resumable, plain], names=["resumable", "plain"])
+    for step in range(1, 6):
+        fanout.log_metrics({"loss": 1.0}, step)
+
+    fanout.resume(3)
+
+    assert ([s for s, _ in resumable.rows], len(plain.rows), fanout.disabled) == ([1, 2, 3], 5, {})
+
+
+def test_fanout_describe_gives_the_banner_lines_of_loggers_that_describe_themselves():
+    resumable = ResumableLogger()
+    resumable.rows.append((1, {}))
+    assert LoggerFanout([ListLogger(), resumable]).describe() == ["list: 1 rows"]
+
+
+def test_fanout_serialises_calls_from_several_threads():
+    import threading
+    import time
+
+    class SlowLogger(ListLogger):
+        inside = 0
+        overlapped = False
+
+        def log_metrics(self, metrics, step):
+            SlowLogger.inside += 1
+            SlowLogger.overlapped |= SlowLogger.inside > 1
+            time.sleep(0.001)
+            super().log_metrics(metrics, step)
+            SlowLogger.inside -= 1
+
+    slow = SlowLogger()
+    fanout = LoggerFanout([slow])
+    threads = [threading.Thread(target=lambda: [fanout.log_metrics({"x": 1.0}, i) for i in range(20)])
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert (len(slow.rows), SlowLogger.overlapped) == (80, False)

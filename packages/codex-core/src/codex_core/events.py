@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
     from codex_core.plugins import PluginManager
-    from codex_core.protocols import TrainState
+    from codex_core.protocols import LoggerFanout, TrainState
     from codex_core.runs import RunDir
 
 
@@ -23,8 +23,15 @@ class TrainEvents:
     def __init__(self, manager: PluginManager) -> None:
         self._hook = manager.hook
 
-    def train_start(self, run: RunDir, config: RunConfig, model: Any, state: TrainState) -> None:
-        self._hook.codex_on_train_start(run=run, config=config, model=model, state=state)
+    def train_start(
+        self, run: RunDir, config: RunConfig, model: Any, state: TrainState, loggers: LoggerFanout | None = None
+    ) -> list[str]:
+        """Returns the banner lines the plugins gave."""
+        from codex_core.protocols import LoggerFanout
+
+        fanout = loggers if loggers is not None else LoggerFanout([])
+        results = self._hook.codex_on_train_start(run=run, config=config, model=model, state=state, loggers=fanout)
+        return [str(line) for line in results if line]
 
     def step_end(self, run: RunDir, state: TrainState, metrics: Mapping[str, float]) -> bool:
         """Returns True when any plugin asked for a graceful stop."""

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from codex_core.config import RunConfig
-    from codex_core.protocols import TrainState
+    from codex_core.protocols import LoggerFanout, TrainState
     from codex_core.registry import RegisterFn
     from codex_core.runs import RunDir
 
@@ -144,14 +144,19 @@ def codex_register_commands(cli: click.Group) -> None:
 
 @hookspec
 def codex_on_train_start(
-    run: RunDir, config: RunConfig, model: Any, state: TrainState
-) -> None:
+    run: RunDir, config: RunConfig, model: Any, state: TrainState, loggers: LoggerFanout
+) -> str | None:
     """A training run starts (after a resume has been applied, before the first step).
 
     :param run: the run directory (``run.path``, ``run.name``).
     :param config: the resolved, validated run config.
     :param model: the built model (a ``torch.nn.Module`` for the built-in engine).
-    :param state: the training state: ``step`` is above 0 on a resumed run.
+    :param state: the training state: ``step`` is above 0 on a resumed run. The engine
+        updates this same object as the run goes on, so a plugin may keep it.
+    :param loggers: the run's loggers (a ``LoggerFanout``; thread-safe), for plugins that
+        log metrics of their own, e.g. from a background thread.
+    :return: optionally one line for the run's start banner (what the plugin does and
+        where it writes), else ``None``.
 
     Example::
 

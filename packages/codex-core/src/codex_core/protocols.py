@@ -8,6 +8,7 @@ the methods exist, not their signatures.
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,7 +122,16 @@ class Metric(Protocol):
 # -- loggers ---------------------------------------------------------------------------
 @runtime_checkable
 class Logger(Protocol):
-    """An experiment logger. ``log_metrics`` receives flat ``{name: value}`` dicts."""
+    """An experiment logger. ``log_metrics`` receives flat ``{name: value}`` dicts.
+
+    Two optional methods, called when a logger has them:
+
+    * ``resume(step: int) -> None``: the run resumes from a checkpoint at ``step``; drop
+      (or hide) what was logged for later steps, so no step appears twice, and continue the
+      same record (e.g. the same tracking-server run).
+    * ``describe() -> str``: one line for the run's start banner saying where the logger
+      writes, e.g. ``"tracking: mlflow sqlite:///runs/mlflow.db"``.
+    """
 
     def log_params(self, params: Mapping[str, Any]) -> None: ...
 
@@ -134,7 +144,11 @@ class Logger(Protocol):
 
 class LoggerFanout:
     """Sends every call to several loggers. A logger that raises is warned about once,
-    disabled, and the others go on; nothing the others logged is lost."""
+    disabled, and the others go on; nothing the others logged is lost.
+
+    Calls are serialised by a lock, so a background thread (e.g. a system-metrics
+    sampler) may log while the training loop does.
+    """
 
     def __init__(self, loggers: Iterable[Any], names: Iterable[str] | None = None) -> None:
         self.loggers = list(loggers)
@@ -144,23 +158,27 @@ class LoggerFanout:
         if len(set(self.names)) != len(self.names) or len(self.names) != len(self.loggers):
             raise ValueError("LoggerFanout needs one distinct name per logger")
         self.disabled: dict[str, str] = {}
+        self._lock = threading.RLock()
 
     @property
     def active(self) -> list[Any]:
         return [lg for lg, n in zip(self.loggers, self.names, strict=True) if n not in self.disabled]
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for logger, name in zip(self.loggers, self.names, strict=True):
-            if name in self.disabled:
-                continue
-            try:
-                getattr(logger, method)(*args, **kwargs)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                self.disabled[name] = reason
-                message = f"logger {name!r} failed in {method} ({reason}); it is disabled for the rest of the run"
-                log.warning(message)
-                warnings.warn(message, RuntimeWarning, stacklevel=3)
+    def _call(self, method: str, *args: Any, optional: bool = False, **kwargs: Any) -> None:
+        with self._lock:
+            for logger, name in zip(self.loggers, self.names, strict=True):
+                if name not in self.disabled and (not optional or hasattr(logger, method)):
+                    self._call_one(logger, name, method, *args, **kwargs)
+
+    def _call_one(self, logger: Any, name: str, method: str, *args: Any, **kwargs: Any) -> None:
+        try:
+            getattr(logger, method)(*args, **kwargs)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.disabled[name] = reason
+            message = f"logger {name!r} failed in {method} ({reason}); it is disabled for the rest of the run"
+            log.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._call("log_params", params)
@@ -170,6 +188,23 @@ class LoggerFanout:
 
     def log_artifact(self, path: str | Path, name: str | None = None) -> None:
         self._call("log_artifact", path, name)
+
+    def resume(self, step: int) -> None:
+        """Tell the loggers that have ``resume`` that the run continues from ``step``."""
+        self._call("resume", step, optional=True)
+
+    def describe(self) -> list[str]:
+        """The banner lines of the active loggers that have ``describe`` (a logger whose
+        ``describe`` raises is reported by name instead)."""
+        lines = []
+        for logger, name in zip(self.loggers, self.names, strict=True):
+            if name in self.disabled or not hasattr(logger, "describe"):
+                continue
+            try:
+                lines.append(str(logger.describe()))
+            except Exception as exc:
+                lines.append(f"{name}: ({type(exc).__name__}: {exc})")
+        return lines
 
     def close(self) -> None:
         self._call("close")

@@ -8,6 +8,7 @@ from codex_core.config.schema import (
     RunConfig,
     RunSection,
     SplitRatios,
+    TelemetrySection,
     TrainerConfig,
 )
 from codex_core.config.sweep import SweepPoint, expand_sweeps
@@ -20,6 +21,7 @@ __all__ = [
     "RunSection",
     "SplitRatios",
     "SweepPoint",
+    "TelemetrySection",
     "TrainerConfig",
     "apply_overrides",
     "default_config_text",

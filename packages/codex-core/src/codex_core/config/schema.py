@@ -151,6 +151,15 @@ class TrainerConfig(StrictModel):
         return self
 
 
+class TelemetrySection(StrictModel):
+    """System metrics sampled in the background while a run trains (by codex-telemetry,
+    when installed) and logged to the run's loggers under ``system/``."""
+
+    system_metrics: bool = Field(True, description="sample CPU, memory, disk and network (psutil)")
+    interval: float = Field(10.0, gt=0, description="seconds between samples")
+    gpu: bool = Field(True, description="also sample GPUs through NVML, where NVML is available")
+
+
 class RunConfig(StrictModel):
     """A complete run: what to train on, with what, and how."""
 
@@ -161,6 +170,7 @@ class RunConfig(StrictModel):
     loggers: list[ComponentRef] = Field(default_factory=list)
     metrics: list[ComponentRef] = Field(default_factory=list)
     trainer: TrainerConfig = Field(default_factory=TrainerConfig)
+    telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
 
     def component_refs(self) -> list[tuple[str, str, ComponentRef]]:
         """``(kind, key path, ref)`` for every component the config names."""
