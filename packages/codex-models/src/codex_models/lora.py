@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -117,7 +118,9 @@ def apply_lora(model: Any, lora: LoRAParams, family: str | None = None) -> PeftM
         bias=lora.bias,
         fan_in_fan_out=any(isinstance(module, Conv1D) for module in matched),
     )
-    peft_model = get_peft_model(model, config)
+    with warnings.catch_warnings():  # peft asks transformers a deprecated question; nothing for the user to do
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        peft_model = get_peft_model(model, config)
     logger.info(lora_summary(peft_model))
     return peft_model
 
