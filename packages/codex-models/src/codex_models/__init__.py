@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "build_gpt2": "codex_models.gpt2",
     "build_llama": "codex_models.llama",
+    "GenerationResult": "codex_models.generate",
+    "StreamDecoder": "codex_models.generate",
     "GPT2Params": "codex_models.params",
     "LlamaParams": "codex_models.params",
     "memory_estimate": "codex_models.presets",
@@ -30,7 +32,9 @@ __all__ = [
     "ExactMatch",
     "ExactMatchParams",
     "GPT2Params",
+    "GenerationResult",
     "LlamaParams",
+    "StreamDecoder",
     "__version__",
     "build_gpt2",
     "build_llama",
@@ -47,6 +51,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_models.exact_match import ExactMatch, normalize_text
+    from codex_models.generate import GenerationResult, StreamDecoder
     from codex_models.gpt2 import build_gpt2
     from codex_models.llama import build_llama
     from codex_models.params import ExactMatchParams, GPT2Params, LlamaParams

@@ -48,3 +48,6 @@ def codex_register_commands(cli: click.Group) -> None:
     from codex_models.cli import models
 
     cli.add_command(models)
+    from codex_models.generate_cli import generate
+
+    cli.add_command(generate)

@@ -1,0 +1,288 @@
+"""Sampling text from a causal language model, streamed as it is produced.
+
+:func:`generate` runs its own loop over the model's forward with the KV cache: temperature
+(0 is greedy), top-k then top-p (nucleus) filtering, a dedicated ``torch.Generator`` (the
+global RNG is left alone; the same seed gives the same text on the same machine), and
+stops at the tokenizer's eos, after ``max_new_tokens``, or at the model's context length.
+
+:class:`StreamDecoder` turns the ids into text as they come, emitting only text that is
+final, so that what was streamed joins to exactly the decoded continuation.
+
+torch is imported inside the functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from codex_core.errors import CodexError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from codex_core.protocols import Tokenizer
+
+__all__ = ["GenerationResult", "StreamDecoder", "check_sampling", "generate"]
+
+log = logging.getLogger("codex")
+
+_REPLACEMENT = "\ufffd"  # what decoding gives for an incomplete UTF-8 byte sequence
+
+
+@dataclass
+class GenerationResult:
+    """The outcome of :func:`generate`.
+
+    :ivar prompt_ids: the ids the model was given (after any left truncation; an empty
+        prompt is the tokenizer's bos, else eos, id).
+    :ivar new_ids: the sampled ids, without the eos that stopped the generation.
+    :ivar text: the continuation: ``decode(prompt_ids + new_ids)`` past ``decode(prompt_ids)``
+        (special tokens left out). For byte-level BPE this is ``decode(new_ids)``.
+    :ivar stop_reason: ``"eos"``, ``"max_new_tokens"`` or ``"context"`` (the model's context
+        length was reached).
+    :ivar seed: the seed of the sampling generator (drawn at random when none was given), so
+        that any result can be reproduced.
+    :ivar truncated: prompt tokens dropped from the left to fit the context.
+    """
+
+    prompt_ids: list[int]
+    new_ids: list[int]
+    text: str
+    stop_reason: str
+    seed: int
+    truncated: int = 0
+
+
+class StreamDecoder:
+    """Incremental detokenizer: :meth:`push` ids, get back the text that became final.
+
+    Text is final when it will not change whatever ids follow. The decoder decodes a small
+    window of recent ids (from the last point where all text was final), so the cost per id
+    stays bounded on long outputs, and emits the new suffix of that window's text. It holds
+    text back while the window's text ends with U+FFFD (a byte-level BPE token can end in the
+    middle of a multi-byte UTF-8 character, which the next token completes), and while the
+    window's text no longer starts with what was already emitted from it (a decoder that
+    revises earlier text when a token is added). :meth:`finish` emits what is left.
+
+    ``context`` ids (the prompt) are decoded with the output, so that decoders whose text
+    depends on the previous token (a leading space, WordPiece's ``##``) give the text of the
+    continuation, but they are never emitted: everything pushed and finished joins to
+    ``decode(context + ids)`` with ``decode(context)`` removed from its start.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, context: Sequence[int] = (), *, skip_special_tokens: bool = True,
+                 context_window: int = 4) -> None:
+        self._tokenizer = tokenizer
+        self._skip = skip_special_tokens
+        self._ids = [int(i) for i in context]
+        self._start = max(0, len(self._ids) - context_window)  # the window: ids[start:]
+        self._mark = len(self._ids)  # all text of ids[start:mark] is final and was emitted (or is context)
+        self._shown = self._decode(self._start)  # the text of the window emitted so far (or context)
+
+    def _decode(self, start: int) -> str:
+        return self._tokenizer.decode(self._ids[start:], skip_special_tokens=self._skip)
+
+    def push(self, ids: int | Sequence[int]) -> str:
+        """Add one or more ids; return the text that became final ("" when none did)."""
+        self._ids.extend([int(ids)] if isinstance(ids, int) else [int(i) for i in ids])
+        text = self._decode(self._start)
+        if not text.startswith(self._shown):
+            return ""  # the decoder revised emitted text; wait until it agrees again
+        incomplete = text.endswith(_REPLACEMENT)
+        final = text.rstrip(_REPLACEMENT) if incomplete else text
+        delta = final[len(self._shown):]
+        if delta:
+            self._shown = final
+        if not incomplete:  # everything is final: start the next window at the old mark
+            self._start, self._mark = self._mark, len(self._ids)
+            self._shown = self._decode(self._start)
+        return delta
+
+    def finish(self) -> str:
+        """The text not emitted yet (an incomplete character at the end decodes to U+FFFD)."""
+        text = self._decode(self._start)
+        if not text.startswith(self._shown):
+            common = next((i for i, (a, b) in enumerate(zip(text, self._shown, strict=False)) if a != b),
+                          len(text))
+            log.warning("the tokenizer's decoder changed text that was already streamed (%r became %r)",
+                        self._shown[common:], text[common:])
+        delta = text[len(self._shown):]
+        self._shown = text
+        return delta
+
+
+def check_sampling(*, max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None) -> None:
+    """Raise :class:`CodexError` for sampling settings out of range."""
+    if max_new_tokens < 0:
+        raise CodexError(f"max_new_tokens must be 0 or more, got {max_new_tokens}")
+    if not temperature >= 0:  # also catches nan
+        raise CodexError(f"temperature must be 0 (greedy) or more, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise CodexError(f"top_k must be 1 or more, got {top_k}", hint="leave it out for no top-k filtering")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise CodexError(f"top_p must be in (0, 1], got {top_p}", hint="leave it out for no nucleus filtering")
+
+
+def generate(
+    model: Any,
+    tokenizer: Tokenizer,
+    prompt: str,
+    *,
+    max_new_tokens: int = 64,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    stop_at_eos: bool = True,
+    on_text: Callable[[str], None] | None = None,
+) -> GenerationResult:
+    """Continue ``prompt`` with ``model`` (a causal LM: ``model(input_ids=..., cache=...,
+    use_cache=True)`` returns ``.logits`` and ``.cache``; ``past_key_values`` in older
+    transformers and in models whose forward names it so).
+
+    The prompt is encoded without added special tokens; an empty prompt starts from the
+    tokenizer's bos id (else its eos id: the separator before every document in a token
+    cache). A prompt longer than the context is cut from the left, with a warning, so that
+    at least one token can follow; prompt and continuation together never exceed the context.
+
+    Each step: temperature 0 takes the most likely token; otherwise the logits are divided
+    by ``temperature``, all but the ``top_k`` most likely tokens are dropped, then all but the
+    smallest set whose probabilities add up to ``top_p``, and a token is drawn with a
+    ``torch.Generator`` seeded from ``seed`` (on the cpu, so the global RNG is untouched).
+    Ids past the tokenizer's vocabulary are never drawn. ``on_text`` receives the text as
+    it becomes final (see :class:`StreamDecoder`); the chunks join to ``result.text``.
+    """
+    import torch
+
+    check_sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
+    prompt_ids = _encode_prompt(tokenizer, prompt)
+    context = _context_length(model)
+    truncated = 0
+    if context is not None and len(prompt_ids) > context - 1:
+        truncated = len(prompt_ids) - (context - 1)
+        log.warning("the prompt has %d tokens, more than the model's context of %d allows; "
+                    "the first %d are dropped", len(prompt_ids), context, truncated)
+        prompt_ids = prompt_ids[truncated:]
+    if seed is None:
+        seed = int.from_bytes(os.urandom(8), "little") >> 1
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    eos_ids = _eos_ids(model, tokenizer) if stop_at_eos else set()
+    vocab_size = int(tokenizer.vocab_size)
+    stream = StreamDecoder(tokenizer, prompt_ids)
+    chunks: list[str] = []
+
+    def emit(text: str) -> None:
+        if text:
+            chunks.append(text)
+            if on_text is not None:
+                on_text(text)
+
+    device = _device(model)
+    cache_name = _cache_argument(model)
+    new_ids: list[int] = []
+    stop_reason = "max_new_tokens"
+    model.eval()
+    with torch.inference_mode():
+        inputs = torch.tensor([prompt_ids], dtype=torch.long, device=device)
+        cache = None
+        for _ in range(max_new_tokens):
+            if context is not None and len(prompt_ids) + len(new_ids) >= context:
+                stop_reason = "context"
+                break
+            out = model(input_ids=inputs, **{cache_name: cache}, use_cache=True)
+            cache = getattr(out, cache_name)
+            next_id = _next_token(out.logits[0, -1], vocab_size, temperature, top_k, top_p, generator)
+            if next_id in eos_ids:
+                stop_reason = "eos"
+                break
+            new_ids.append(next_id)
+            emit(stream.push(next_id))
+            inputs = torch.tensor([[next_id]], dtype=torch.long, device=device)
+    emit(stream.finish())
+    return GenerationResult(prompt_ids=prompt_ids, new_ids=new_ids, text="".join(chunks), stop_reason=stop_reason,
+                            seed=seed, truncated=truncated)
+
+
+def _next_token(logits: torch.Tensor, vocab_size: int, temperature: float, top_k: int | None,
+                top_p: float | None, generator: torch.Generator) -> int:
+    """The next id from one position's logits (see :func:`generate`)."""
+    import torch
+
+    logits = logits.float()
+    if logits.shape[-1] > vocab_size:  # the model's embedding is padded past the tokenizer's ids
+        logits = logits[:vocab_size]
+    if temperature == 0:
+        return int(torch.argmax(logits))
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1:
+        sorted_logits, order = torch.sort(logits, descending=True)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        before = torch.cumsum(probs, dim=-1) - probs  # the mass of the more likely tokens
+        drop = before >= top_p
+        drop[0] = False  # the most likely token always stays
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
+    probs = torch.softmax(logits, dim=-1).cpu()
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    if prompt:
+        if "add_special_tokens" in inspect.signature(tokenizer.encode).parameters:
+            return list(tokenizer.encode(prompt, add_special_tokens=False).ids)  # type: ignore[call-arg]
+        return list(tokenizer.encode(prompt).ids)
+    roles = tokenizer.special_tokens
+    start = roles.get("bos", roles.get("eos"))
+    if start is None:
+        raise CodexError("the prompt is empty and the tokenizer has no bos or eos token to start from",
+                         hint="give a prompt")
+    return [int(start)]
+
+
+def _context_length(model: Any) -> int | None:
+    config = getattr(model, "config", None)
+    for name in ("max_position_embeddings", "n_positions", "max_seq_len"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _eos_ids(model: Any, tokenizer: Tokenizer) -> set[int]:
+    """The tokenizer's eos id and the model config's (an int or a list), if any."""
+    ids = set()
+    if "eos" in tokenizer.special_tokens:
+        ids.add(int(tokenizer.special_tokens["eos"]))
+    configured = getattr(getattr(model, "config", None), "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif isinstance(configured, (list, tuple)):
+        ids.update(int(i) for i in configured)
+    return ids
+
+
+def _cache_argument(model: Any) -> str:
+    """The name of the KV cache in the model's forward and output: ``cache`` in recent
+    transformers, ``past_key_values`` before (and in models that take only that)."""
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        parameters = inspect.signature(target.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
+def _device(model: Any) -> torch.device:
+    import torch
+
+    try:
+        return next(model.parameters()).device
+    except (AttributeError, StopIteration):
+        return torch.device("cpu")
