@@ -9,8 +9,9 @@ from codex_core.registry import Registry
 from codex_models import GPT2Params
 
 
-def test_the_entry_point_registers_gpt2_llama_and_exact_match(codex_installed_registry: Registry) -> None:
-    assert codex_installed_registry.by_plugin("models") == {"model": ["gpt2", "llama"], "metric": ["exact-match"]}
+def test_the_entry_point_registers_gpt2_llama_hf_local_and_exact_match(codex_installed_registry: Registry) -> None:
+    assert codex_installed_registry.by_plugin("models") == {
+        "model": ["gpt2", "hf-local", "llama"], "metric": ["exact-match"]}
 
 
 def test_the_default_run_config_model_params_validate(codex_installed_registry: Registry) -> None:

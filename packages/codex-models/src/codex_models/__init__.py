@@ -23,6 +23,9 @@ _LAZY = {
     "param_count": "codex_models.presets",
     "preset": "codex_models.presets",
     "preset_names": "codex_models.presets",
+    "build_hf_local": "codex_models.hf_local",
+    "load_model_dir": "codex_models.model_dir",
+    "save_model_dir": "codex_models.model_dir",
     "ExactMatch": "codex_models.exact_match",
     "ExactMatchParams": "codex_models.params",
     "normalize_text": "codex_models.exact_match",
@@ -37,12 +40,15 @@ __all__ = [
     "StreamDecoder",
     "__version__",
     "build_gpt2",
+    "build_hf_local",
     "build_llama",
+    "load_model_dir",
     "memory_estimate",
     "normalize_text",
     "param_count",
     "preset",
     "preset_names",
+    "save_model_dir",
 ]
 
 
@@ -53,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from codex_models.exact_match import ExactMatch, normalize_text
     from codex_models.generate import GenerationResult, StreamDecoder
     from codex_models.gpt2 import build_gpt2
+    from codex_models.hf_local import build_hf_local
     from codex_models.llama import build_llama
+    from codex_models.model_dir import load_model_dir, save_model_dir
     from codex_models.params import ExactMatchParams, GPT2Params, LlamaParams
     from codex_models.presets import memory_estimate, param_count, preset, preset_names

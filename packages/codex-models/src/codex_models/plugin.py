@@ -30,6 +30,12 @@ def codex_register_models(register: RegisterFn) -> None:
         config="codex_models.params:LlamaParams",
         description="Llama (Hugging Face transformers) built from a preset, randomly initialised",
     )
+    register(
+        "hf-local",
+        "codex_models.hf_local:build_hf_local",
+        config="codex_models.params:HFLocalParams",
+        description="a causal LM in Hugging Face format from a local directory (local_files_only, never downloaded)",
+    )
 
 
 @hookimpl
@@ -51,3 +57,6 @@ def codex_register_commands(cli: click.Group) -> None:
     from codex_models.generate_cli import generate
 
     cli.add_command(generate)
+    from codex_models.export import export
+
+    cli.add_command(export)
