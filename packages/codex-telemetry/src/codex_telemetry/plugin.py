@@ -1,7 +1,8 @@
 """The codex plugin module of codex-telemetry (named in its `codex` entry point).
 
 Registers components by lazy ``"module:attr"`` references: importing this module imports
-nothing but ``codex_core.hookimpl``.
+nothing but ``codex_core.hookimpl`` and ``codex_telemetry.hooks`` (the training-event hooks,
+which import psutil only when a run starts).
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_core import hookimpl
+from codex_telemetry.hooks import codex_on_train_end, codex_on_train_start
 
 if TYPE_CHECKING:  # pragma: no cover
+    import click
+
     from codex_core.registry import RegisterFn
+
+__all__ = ["codex_on_train_end", "codex_on_train_start", "codex_register_commands", "codex_register_loggers"]
 
 
 @hookimpl
@@ -22,3 +28,10 @@ def codex_register_loggers(register: RegisterFn) -> None:
         config="codex_telemetry.params:CSVLoggerParams",
         description="metrics as CSV rows (default <run dir>/metrics.csv), params as params.json",
     )
+
+
+@hookimpl
+def codex_register_commands(cli: click.Group) -> None:
+    from codex_telemetry.cli import logs
+
+    cli.add_command(logs)

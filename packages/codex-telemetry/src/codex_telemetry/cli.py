@@ -1,0 +1,294 @@
+"""``codex logs``: read a run's ``metrics.ndjson`` — tail it, summarise, compare, plot, and
+export it to MLflow after the fact. RUN is a run directory, a run name under the runs root,
+or ``latest``.
+
+Summary rule: a metric's *final* value is the last one logged; its *best* is the minimum
+for "lower is better" metrics (the last part of the name contains ``loss``, ``perplexity``,
+``ppl`` or ``error``) and the maximum for every other metric (accuracy, throughput, ...).
+Non-finite values (stored as ``null``) are never best.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from codex_core.cli._output import echo_json, echo_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.runs import RunDir
+
+LOWER_IS_BETTER = ("loss", "perplexity", "ppl", "error")
+
+_runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False),
+                         help="Runs root (default: $CODEX_RUNS_DIR or ./runs).")
+_as_json = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+@click.group()
+def logs() -> None:
+    """Read a run's metrics: tail, summary, compare, plot, export. RUN is a path, a run name or `latest`."""
+
+
+# -- reading ------------------------------------------------------------------------------
+def _resolve(ref: str, runs_dir: str | None) -> RunDir:
+    from codex_core.runs import resolve_run
+
+    return resolve_run(ref, runs_dir)
+
+
+def _rows(run: RunDir) -> list[dict[str, Any]]:
+    """The run's metric rows; none at all is an error."""
+    from codex_core.errors import RunDirError
+
+    rows = list(run.read_metrics())
+    if not rows:
+        raise RunDirError(f"run {run.name} has no metrics yet ({run.metrics_path} is empty)",
+                          hint="wait for the first logged step, or pick another run")
+    return rows
+
+
+def lower_is_better(name: str) -> bool:
+    """Whether the smallest value of metric ``name`` is its best (see the module docstring)."""
+    leaf = name.rsplit("/", 1)[-1].lower()
+    return any(word in leaf for word in LOWER_IS_BETTER)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "nan"
+    if isinstance(value, (bool, int)):
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _count(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return _fmt(n)
+
+
+# -- tail -------------------------------------------------------------------------------
+def format_row(row: dict[str, Any]) -> str:
+    """One metrics row as a line: ``HH:MM:SS  step N  name=value ...``."""
+    when = time.strftime("%H:%M:%S", time.localtime(row.get("time", 0)))
+    metrics = "  ".join(f"{k}={_fmt(v)}" for k, v in row.get("metrics", {}).items())
+    return f"{when}  step {row['step']:>7}  {metrics}".rstrip()
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) and "step" in row else None
+
+
+def _follow(run: RunDir, lines: int, poll: float) -> None:
+    """Print the last ``lines`` rows, then new rows as they are appended, until Ctrl-C.
+    A rewritten file (a resumed run drops rows after its checkpoint) is followed from its end."""
+    path = run.metrics_path
+    handle = open(path, encoding="utf-8")  # noqa: SIM115 - reopened when the file is replaced
+    try:
+        complete, _, pending = handle.read().rpartition("\n")
+        rows = [r for r in map(_parse, complete.splitlines()) if r is not None]
+        for row in rows[len(rows) - lines:] if lines else []:
+            click.echo(format_row(row))
+        while True:
+            chunk = handle.read()
+            if chunk:
+                done, _, pending = (pending + chunk).rpartition("\n")
+                for row in filter(None, map(_parse, done.splitlines())):
+                    click.echo(format_row(row))
+                continue
+            time.sleep(poll)
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                continue
+            if stat.st_ino != os.fstat(handle.fileno()).st_ino or stat.st_size < handle.tell():
+                handle.close()
+                handle = open(path, encoding="utf-8")  # noqa: SIM115
+                handle.seek(0, os.SEEK_END)
+                pending = ""
+                click.echo(f"({path.name} was rewritten: following from its end)", err=True)
+    finally:
+        handle.close()
+
+
+@logs.command()
+@click.argument("run")
+@click.option("-n", "--lines", type=click.IntRange(min=0), default=10, show_default=True, help="Rows to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing rows as they are logged (Ctrl-C stops).")
+@click.option("--poll", type=click.FloatRange(min=0.01), default=0.5, show_default=True, hidden=True,
+              help="Seconds between checks for new rows with --follow.")
+@_runs_dir
+def tail(run: str, lines: int, follow: bool, poll: float, runs_dir: str | None) -> None:
+    """Show the last rows of a run's metrics (with -f, follow new ones)."""
+    found = _resolve(run, runs_dir)
+    if follow:
+        _follow(found, lines, poll)
+        return
+    rows = _rows(found)
+    for row in rows[len(rows) - lines:] if lines else []:
+        click.echo(format_row(row))
+
+
+# -- summary ----------------------------------------------------------------------------
+def _checkpoints(run: RunDir) -> list[dict[str, Any]]:
+    """Complete checkpoints (those with a ``checkpoint.json`` marker), oldest first."""
+    import logging
+
+    found = []
+    for marker in sorted(run.checkpoints_dir.glob("*/checkpoint.json")):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            logging.getLogger("codex.telemetry").warning("skipping %s: %s", marker, exc)
+            continue
+        found.append({"name": marker.parent.name, "path": str(marker.parent), "step": info.get("step"),
+                      "tokens": info.get("tokens"), "metrics": info.get("metrics", {})})
+    return sorted(found, key=lambda c: (c["step"] is None, c["step"] or 0, c["name"]))
+
+
+def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Final and best value of every metric, throughput, time, tokens, status and checkpoints."""
+    metrics: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        for name, value in row.get("metrics", {}).items():
+            entry = metrics.setdefault(name, {"final": None, "final_step": None, "best": None, "best_step": None,
+                                              "mode": "min" if lower_is_better(name) else "max"})
+            entry["final"], entry["final_step"] = value, row["step"]
+            if value is None:
+                continue
+            best = entry["best"]
+            if best is None or (value < best if entry["mode"] == "min" else value > best):
+                entry["best"], entry["best_step"] = value, row["step"]
+    speeds = [row["metrics"]["train/tokens_per_s"] for row in rows
+              if row.get("metrics", {}).get("train/tokens_per_s") is not None]
+    elapsed = metrics.get("train/elapsed_s", {}).get("final")
+    if elapsed is None and len(rows) > 1:
+        elapsed = float(rows[-1].get("time", 0) - rows[0].get("time", 0))
+    manifest = run.read_manifest()
+    return {
+        "name": run.name,
+        "path": str(run.path),
+        "status": manifest.get("status", "unknown"),
+        "step": rows[-1]["step"],
+        "rows": len(rows),
+        "tokens": metrics.get("train/tokens", {}).get("final"),
+        "time_s": elapsed,
+        "tokens_per_s_mean": sum(speeds) / len(speeds) if speeds else None,
+        "metrics": metrics,
+        "checkpoints": _checkpoints(run),
+        "best_checkpoint": manifest.get("best_checkpoint"),
+    }
+
+
+def _summaries(refs: Iterable[str], runs_dir: str | None) -> list[dict[str, Any]]:
+    out = []
+    for ref in refs:
+        run = _resolve(ref, runs_dir)
+        out.append(summarize(run, _rows(run)))
+    return out
+
+
+@logs.command()
+@click.argument("run")
+@_runs_dir
+@_as_json
+def summary(run: str, runs_dir: str | None, as_json: bool) -> None:
+    """Final and best metrics, tokens/s, time, tokens, status and checkpoints of a run."""
+    info = _summaries([run], runs_dir)[0]
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"run         {info['name']}  ({info['path']})")
+    click.echo(f"status      {info['status']}")
+    click.echo(f"step        {info['step']}  ({info['rows']} rows)")
+    click.echo(f"tokens      {_count(info['tokens'])}")
+    click.echo(f"time        {_duration(info['time_s'])}")
+    click.echo(f"tokens/s    {_count(info['tokens_per_s_mean'])} (mean)")
+    click.echo("")
+    echo_table(("METRIC", "FINAL", "STEP", "BEST", "STEP", ""),
+               [(name, _fmt(m["final"]), m["final_step"], _fmt(m["best"]), m["best_step"], m["mode"])
+                for name, m in info["metrics"].items()])
+    checkpoints = info["checkpoints"]
+    click.echo("")
+    if not checkpoints:
+        click.echo("checkpoints: none")
+        return
+    click.echo(f"checkpoints: {len(checkpoints)}" + (f" (best: {info['best_checkpoint']})"
+                                                     if info["best_checkpoint"] else ""))
+    for ckpt in checkpoints:
+        shown = "  ".join(f"{k}={_fmt(v)}" for k, v in ckpt["metrics"].items())
+        click.echo(f"  {ckpt['name']}  step {ckpt['step']}  {shown}".rstrip())
+
+
+# -- compare ----------------------------------------------------------------------------
+@logs.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("-m", "--metric", "metric_names", multiple=True,
+              help="Metric to compare (repeatable; default: every metric outside system/).")
+@_runs_dir
+@_as_json
+def compare(runs: tuple[str, ...], metric_names: tuple[str, ...], runs_dir: str | None, as_json: bool) -> None:
+    """The summaries of several runs side by side: final (best) of each metric."""
+    infos = _summaries(runs, runs_dir)
+    if as_json:
+        echo_json(infos)
+        return
+    names = list(metric_names) or list(dict.fromkeys(
+        n for info in infos for n in info["metrics"] if not n.startswith("system/")))
+
+    def cell(info: dict[str, Any], name: str) -> str:
+        m = info["metrics"].get(name)
+        return "-" if m is None else f"{_fmt(m['final'])} ({_fmt(m['best'])})"
+
+    table = [("status", *(i["status"] for i in infos)), ("step", *(i["step"] for i in infos)),
+             ("tokens", *(_count(i["tokens"]) for i in infos)), ("time", *(_duration(i["time_s"]) for i in infos)),
+             ("tokens/s", *(_count(i["tokens_per_s_mean"]) for i in infos)),
+             ("checkpoints", *(len(i["checkpoints"]) for i in infos))]
+    table += [(name, *(cell(i, name) for i in infos)) for name in names]
+    echo_table(("", *(i["name"] for i in infos)), table)
+    click.echo("metrics: final (best)")
+
+
+# -- plot -------------------------------------------------------------------------------
+@logs.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The PNG file to write.")
+@_runs_dir
+def plot(runs: tuple[str, ...], output: str, runs_dir: str | None) -> None:
+    """Plot loss, validation loss, learning rate and throughput of runs (overlaid) to a PNG."""
+    from codex_core.errors import CodexError
+
+    found = [_resolve(ref, runs_dir) for ref in runs]
+    names = [r.name for r in found]
+    labelled = [(r.name if names.count(r.name) == 1 else str(r.path), _rows(r)) for r in found]
+    try:
+        from codex_telemetry.plot import plot_runs
+    except ImportError as exc:
+        raise CodexError(f"codex logs plot needs matplotlib ({exc})",
+                         hint="pip install 'codex-telemetry[plot]'") from None
+    written = plot_runs(labelled, Path(output))
+    click.echo(f"wrote {written}")
