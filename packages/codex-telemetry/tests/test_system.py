@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +145,59 @@ def test_gpus_are_sampled_through_nvml() -> None:
     gpu0 = {name.removeprefix("system/gpu0/") for name in metrics if name.startswith("system/gpu0/")}
     assert {"util_percent", "mem_used_bytes"} <= gpu0 <= GPU_METRICS
     assert metrics["system/gpu0/mem_used_bytes"] > 0
+
+
+def fake_pynvml(gpus: int, power: bool) -> types.ModuleType:
+    """A stand-in for ``pynvml`` with ``gpus`` devices (NVML cannot run without a GPU driver);
+    without ``power`` the power reading is not supported, as on some GPUs."""
+    nv = types.ModuleType("pynvml")
+
+    class NVMLError(Exception): ...
+
+    class NVMLError_NotSupported(NVMLError): ...  # pynvml's name
+
+    nv.NVMLError, nv.NVMLError_NotSupported, nv.NVML_TEMPERATURE_GPU = NVMLError, NVMLError_NotSupported, 0
+    nv.calls = []
+
+    def unsupported(handle: int) -> float:
+        raise NVMLError_NotSupported()
+
+    nv.nvmlInit = lambda: nv.calls.append("init")
+    nv.nvmlShutdown = lambda: nv.calls.append("shutdown")
+    nv.nvmlDeviceGetCount = lambda: gpus
+    nv.nvmlDeviceGetHandleByIndex = lambda i: i
+    nv.nvmlDeviceGetUtilizationRates = lambda h: types.SimpleNamespace(gpu=50 + h, memory=10)
+    nv.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=(h + 1) * 2**30, total=80 * 2**30)
+    nv.nvmlDeviceGetTemperature = lambda h, sensor: 40 + h
+    nv.nvmlDeviceGetPowerUsage = (lambda h: 250_000) if power else unsupported
+    return nv
+
+
+def test_each_gpu_is_sampled_and_an_unsupported_reading_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    nv = fake_pynvml(gpus=2, power=False)
+    monkeypatch.setitem(sys.modules, "pynvml", nv)
+    rows = ListLogger()
+
+    with SystemSampler(rows, TrainState(), interval=0.05, gpu=True) as sampler:
+        _, metrics = rows.wait(1)[0]
+        line = sampler.describe()
+
+    gpu = {k: v for k, v in metrics.items() if "/gpu" in k}
+    assert gpu == {
+        "system/gpu0/util_percent": 50.0, "system/gpu0/mem_used_bytes": 2.0**30, "system/gpu0/temp_c": 40.0,
+        "system/gpu1/util_percent": 51.0, "system/gpu1/mem_used_bytes": 2.0**31, "system/gpu1/temp_c": 41.0,
+    }
+    assert line == "system: psutil every 0.05s, NVML on (2 GPUs)"
+    assert nv.calls == ["init", "shutdown"]
+
+
+def test_gpu_power_is_in_watts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml(gpus=1, power=True))
+
+    sampler = SystemSampler(ListLogger(), TrainState(), interval=1, gpu=True)
+
+    assert sampler.sample()["system/gpu0/power_w"] == 250.0
+    sampler.stop()
 
 
 def test_a_failing_source_is_reported_once_and_the_others_go_on(
