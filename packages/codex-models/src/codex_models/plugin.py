@@ -60,3 +60,6 @@ def codex_register_commands(cli: click.Group) -> None:
     from codex_models.export import export
 
     cli.add_command(export)
+    from codex_models.train_cli import train
+
+    cli.add_command(train)

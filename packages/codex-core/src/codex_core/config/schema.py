@@ -62,9 +62,12 @@ class SplitRatios(StrictModel):
 
 
 class DataSection(ComponentRef):
-    """The dataset (a component reference) and how it is split."""
+    """The dataset (a component reference), how it is split and filtered."""
 
     split: SplitRatios = Field(default_factory=SplitRatios)
+    safety: str = Field(
+        "builtin", description="safety filters: builtin (the built-in rules), off, or a policy YAML file"
+    )
 
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([smhd]?)\s*$")
@@ -113,8 +116,14 @@ class TrainerConfig(StrictModel):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     device: str = Field("auto", description="auto, cpu, cuda, cuda:N or mps")
     grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null to disable")
-    activation_checkpointing: bool = False
+    activation_checkpointing: bool = Field(False, description="recompute activations in backward to save memory")
     compile: bool = Field(False, description="torch.compile the model")
+    distributed: Literal["ddp", "fsdp"] = Field(
+        "ddp", description="how several processes (torchrun) share the model: ddp, or fsdp (FSDP2 fully_shard)"
+    )
+    peak_flops: float | None = Field(
+        None, gt=0, description="peak FLOP/s of one device, for MFU; default: measured with a dense matmul at start"
+    )
     # evaluation and logging
     log_every: int = Field(10, ge=1, description="steps between logged training metrics")
     eval_every: int = Field(200, ge=1, description="steps between evaluations")

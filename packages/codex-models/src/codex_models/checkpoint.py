@@ -1,0 +1,259 @@
+"""Checkpoints: atomic directories with a completion marker, verified on load, pruned by
+recency and by the monitored metric.
+
+A checkpoint is ``<run>/checkpoints/step-00000100/`` holding the model directory format
+(``model.safetensors``, ``config.json``, tokenizer files, ...; see docs/models.md) plus the
+trainer's state:
+
+* ``trainer_state.pt``: optimizer and grad-scaler state and the torch (and CUDA) RNG
+  states: tensors and plain containers only, loaded with ``torch.load(weights_only=True)``;
+* ``rng.json``: the Python and NumPy RNG states, as JSON;
+* ``checkpoint.json``: written last, it is the completion marker: step, tokens, data
+  position, metrics, config hash, world size and global batch, and the sha256 of every
+  other file, checked on load.
+
+Everything is written into a hidden temporary directory next to the final one, fsynced,
+and renamed into place; a process killed while writing leaves a temporary directory that
+is ignored (and removed by the next save), never a half checkpoint under the final name.
+Nothing is unpickled: weights are safetensors, the rest JSON or ``weights_only`` tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codex_core.errors import CodexError
+
+log = logging.getLogger("codex.models")
+
+MARKER = "checkpoint.json"
+TRAINER_STATE = "trainer_state.pt"
+RNG_STATE = "rng.json"
+PREFIX = "step-"
+TMP_PREFIX = ".tmp-"
+
+
+class CheckpointError(CodexError):
+    """A checkpoint is missing, incomplete, corrupted or does not fit this run."""
+
+
+@dataclass
+class CheckpointInfo:
+    """A complete checkpoint on disk (its ``checkpoint.json``)."""
+
+    path: Path
+    meta: dict[str, Any] = field(repr=False)
+
+    @property
+    def step(self) -> int:
+        return int(self.meta["step"])
+
+    def metric(self, name: str) -> float | None:
+        value = self.meta.get("metrics", {}).get(name)
+        return float(value) if isinstance(value, int | float) else None
+
+
+def checkpoint_name(step: int) -> str:
+    return f"{PREFIX}{step:08d}"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for directory in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- RNG states --------------------------------------------------------------------------
+def capture_rng() -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(json_state, tensor_state)``: Python and NumPy as JSON; torch (and CUDA) as tensors."""
+    import numpy as np
+    import torch
+
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    json_state = {
+        "python": {"version": version, "state": list(internal), "gauss_next": gauss},
+        "numpy": {"kind": kind, "keys": [int(k) for k in keys], "pos": int(pos), "has_gauss": int(has_gauss),
+                  "cached_gaussian": float(cached)},
+    }
+    tensors: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["cuda"] = torch.cuda.get_rng_state_all()
+    return json_state, tensors
+
+
+def restore_rng(json_state: Mapping[str, Any], tensors: Mapping[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    py = json_state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss_next"]))
+    npy = json_state["numpy"]
+    np.random.set_state((npy["kind"], np.array(npy["keys"], dtype=np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
+    torch.set_rng_state(tensors["torch"])
+    if "cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(tensors["cuda"])
+
+
+# -- writing ------------------------------------------------------------------------------
+def save_checkpoint(
+    checkpoints_dir: Path,
+    step: int,
+    *,
+    write_model: Callable[[Path], None],
+    trainer_state: Mapping[str, Any],
+    rng_json: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> CheckpointInfo:
+    """Write a complete checkpoint for ``step`` and return it.
+
+    ``write_model(directory)`` writes the model directory files; ``trainer_state`` (tensors
+    and containers) goes to ``trainer_state.pt``; ``meta`` (JSON) into ``checkpoint.json``
+    together with the step, the time and the files' sha256. An existing checkpoint of the
+    same step is replaced only once the new one is complete.
+    """
+    import torch
+
+    checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(checkpoints_dir)
+    final = checkpoints_dir / checkpoint_name(step)
+    tmp = checkpoints_dir / f"{TMP_PREFIX}{final.name}-{os.getpid()}"
+    tmp.mkdir()
+    write_model(tmp)
+    torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+    (tmp / RNG_STATE).write_text(json.dumps(rng_json))
+    files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    marker = {"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files}
+    (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
+    _fsync_tree(tmp)
+    if final.exists():
+        old = checkpoints_dir / f"{TMP_PREFIX}old-{final.name}-{os.getpid()}"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
+    _fsync_dir(checkpoints_dir)
+    return CheckpointInfo(final, marker)
+
+
+def remove_stale_temporaries(checkpoints_dir: Path) -> None:
+    """Remove temporary directories a killed writer left behind."""
+    for path in checkpoints_dir.glob(f"{TMP_PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# -- reading ------------------------------------------------------------------------------
+def read_info(path: Path, *, verify: bool = True) -> CheckpointInfo:
+    """The checkpoint at ``path``; :class:`CheckpointError` when it is incomplete (no
+    marker), unreadable, or (``verify``) a file is missing or its sha256 differs."""
+    marker = path / MARKER
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} does not exist", hint="see codex runs show RUN for checkpoints")
+    if not marker.is_file():
+        raise CheckpointError(f"checkpoint {path} is incomplete (no {MARKER}): it was not finished writing")
+    try:
+        meta = json.loads(marker.read_text())
+        files = dict(meta["files"])
+        int(meta["step"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: {MARKER} is unreadable ({exc})") from None
+    if verify:
+        for name, digest in files.items():
+            file = path / name
+            if not file.is_file():
+                raise CheckpointError(f"checkpoint {path} is corrupted: {name} is missing")
+            if sha256_file(file) != digest:
+                raise CheckpointError(f"checkpoint {path} is corrupted: the sha256 of {name} does not match")
+    return CheckpointInfo(path, meta)
+
+
+def list_checkpoints(checkpoints_dir: Path, *, verify: bool = False, warn: bool = False) -> list[CheckpointInfo]:
+    """Complete checkpoints by step (oldest first). Incomplete or corrupted ones are
+    skipped, with a warning each when ``warn``."""
+    found = []
+    if not checkpoints_dir.is_dir():
+        return found
+    for path in sorted(checkpoints_dir.glob(f"{PREFIX}*")):
+        try:
+            found.append(read_info(path, verify=verify))
+        except CheckpointError as exc:
+            if warn:
+                log.warning("skipping %s", exc)
+    return sorted(found, key=lambda info: info.step)
+
+
+def latest_checkpoint(checkpoints_dir: Path) -> CheckpointInfo | None:
+    """The newest complete, verified checkpoint (newest first, so an older one is hashed
+    only when a newer one is bad), or None."""
+    candidates = list_checkpoints(checkpoints_dir, verify=False, warn=True)
+    for info in reversed(candidates):
+        try:
+            return read_info(info.path, verify=True)
+        except CheckpointError as exc:
+            log.warning("skipping %s", exc)
+    return None
+
+
+def load_trainer_state(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    import torch
+
+    return dict(torch.load(path / TRAINER_STATE, map_location=map_location, weights_only=True))
+
+
+def load_rng_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads((path / RNG_STATE).read_text()))
+
+
+# -- retention ----------------------------------------------------------------------------
+def prune(checkpoints_dir: Path, *, keep_last: int, keep_best: int, monitor: str, mode: str) -> list[Path]:
+    """Delete complete checkpoints that are neither among the ``keep_last`` newest nor the
+    ``keep_best`` best by ``monitor`` (``min``/``max``); returns what was deleted. Called
+    only after a new checkpoint is complete, so a crash while pruning loses nothing needed."""
+    infos = list_checkpoints(checkpoints_dir)
+    keep = {info.path for info in infos[-keep_last:]} if keep_last else set()
+    keep |= {info.path for info in best_checkpoints(infos, monitor, mode)[:keep_best]}
+    removed = []
+    for info in infos:
+        if info.path not in keep:
+            shutil.rmtree(info.path)
+            removed.append(info.path)
+    return removed
+
+
+def best_checkpoints(infos: Iterable[CheckpointInfo], monitor: str, mode: str) -> list[CheckpointInfo]:
+    """Checkpoints that recorded ``monitor``, best first (ties: the newer first)."""
+    scored = [(info.metric(monitor), info) for info in infos]
+    valid = [(value, info) for value, info in scored if value is not None]
+    sign = 1.0 if mode == "min" else -1.0
+    return [info for _, info in sorted(valid, key=lambda pair: (sign * pair[0], -pair[1].step))]

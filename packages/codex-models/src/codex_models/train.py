@@ -1,0 +1,230 @@
+"""Run one training job: pick (or resume) the run directory, train, record the outcome.
+
+``codex train`` calls :func:`run_training`; under torchrun every process runs
+``python -m codex_models.train ARGS`` (this module's ``main``), which parses the same
+arguments as ``codex train``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_core.errors import CodexError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.config import RunConfig
+    from codex_core.runs import RunDir
+    from codex_models.distributed import Dist
+
+log = logging.getLogger("codex.train")
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    status: str
+    step: int
+    metrics: dict[str, float]
+    elapsed_s: float
+
+
+def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str | None = None,
+                 progress: bool = True) -> TrainResult:
+    """Train ``config`` in a run directory (a new one, or the one being resumed)."""
+    from codex_models.distributed import init_distributed
+    from codex_models.trainer import Trainer
+
+    from codex_core.config.components import validate_components
+    from codex_core.plugins import get_plugin_manager
+
+    # Unknown components and bad params fail here, before a run directory exists.
+    validate_components(config, get_plugin_manager().registry, strict=True)
+    dist = init_distributed(config.trainer.device)
+    try:
+        run, checkpoint = _open_run(config, dist, resume=resume, run_dir=run_dir)
+        handler = _log_to_file(run) if dist.is_main else None
+        bar = None
+        if progress and dist.is_main:
+            from codex_models.progress import Progress
+
+            bar = Progress(console_logger=any(ref.name == "console" for ref in config.loggers))
+        trainer = Trainer(config, run, dist, resume=str(checkpoint) if checkpoint else None, progress=bar)
+        status, started = "failed", time.time()
+        try:
+            _mark(run, dist, "running")
+            trainer.setup()
+            if dist.is_main:
+                _record_setup(run, trainer)
+            status = trainer.train()
+        except _oom_errors() as exc:
+            raise CodexError(
+                f"out of memory at step {trainer.state.step} ({str(exc).splitlines()[0][:120]})",
+                hint="lower trainer.micro_batch_size (raise grad_accum_steps to keep the global batch) or set "
+                     "trainer.activation_checkpointing=true; the last checkpoint is intact",
+            ) from None
+        finally:
+            if bar is not None:
+                bar.close()
+            _mark(run, dist, status, trainer)
+            trainer.cleanup()
+            if handler is not None:
+                logging.getLogger("codex").removeHandler(handler)
+                handler.close()
+            if dist.is_main:
+                run.unlock()
+        return TrainResult(run.path, status, trainer.state.step, dict(trainer.metrics), time.time() - started)
+    finally:
+        dist.shutdown()
+
+
+def _oom_errors() -> tuple[type[BaseException], ...]:
+    import torch
+
+    return (torch.OutOfMemoryError,)
+
+
+def _open_run(config: RunConfig, dist: Dist, *, resume: str | None, run_dir: str | None) -> tuple[RunDir, Path | None]:
+    """The run directory and the checkpoint to resume from (None: start at step 0).
+
+    Rank 0 decides (a fresh name has a timestamp) and creates/locks the directory; the
+    other ranks get the path from it."""
+    from codex_core.runs import RunDir
+
+    decided: Any = None
+    if dist.is_main:
+        try:
+            decided = _decide(config, resume=resume, run_dir=run_dir)
+        except CodexError as exc:
+            decided = exc
+    decided = dist.broadcast_object(decided)
+    if isinstance(decided, CodexError):
+        raise decided
+    path, checkpoint = Path(decided[0]), (Path(decided[1]) if decided[1] else None)
+    if dist.is_main:
+        run = RunDir.create(path.parent, path.name, config_yaml=config.to_yaml(), exist_ok=True,
+                            manifest={"config_hash": config.hash(), "seed": config.run.seed,
+                                      "description": config.run.description, "tags": config.run.tags})
+    else:
+        run = RunDir(path)
+    dist.barrier()
+    return run, checkpoint
+
+
+def _decide(config: RunConfig, *, resume: str | None, run_dir: str | None) -> tuple[str, str | None]:
+    from codex_core.runs import RunDir, runs_root
+    from codex_models import checkpoint as ckpt
+
+    if run_dir is not None:
+        path = Path(run_dir)
+    elif resume not in (None, "auto"):
+        checkpoint = Path(str(resume))
+        ckpt.read_info(checkpoint, verify=True)  # a bad checkpoint named explicitly is an error
+        path = checkpoint.resolve().parent.parent
+    elif config.run.name is not None:
+        path = runs_root(config.run.runs_dir) / config.run.name
+    elif resume == "auto":
+        raise CodexError("--resume auto needs to know the run: set run.name (run.name=NAME) or --run-dir DIR")
+    else:
+        from codex_core.runs import _fresh_name
+
+        root = runs_root(config.run.runs_dir)
+        path = root / _fresh_name(root)
+    run = RunDir(path)
+    if resume is None:
+        if path.exists() and any(path.iterdir()):
+            raise CodexError(f"run directory {path} already exists",
+                             hint="resume it with --resume auto, choose another run.name, or remove it "
+                                  "(codex runs rm)")
+        return str(path), None
+    if run.is_locked():
+        raise CodexError(f"run directory {path} is in use by another process", hint="wait for it to finish")
+    if resume == "auto":
+        info = ckpt.latest_checkpoint(run.checkpoints_dir)
+        if info is None:
+            log.warning("no complete checkpoint in %s: starting from step 0", path)
+            if path.exists():
+                from codex_core.fsutil import atomic_write
+
+                if run.metrics_path.exists():
+                    atomic_write(run.metrics_path, "")
+            return str(path), None
+        return str(path), str(info.path)
+    return str(path), str(Path(str(resume)))
+
+
+def _mark(run: RunDir, dist: Dist, status: str, trainer: Any = None) -> None:
+    if not dist.is_main:
+        return
+    update: dict[str, Any] = {"status": status}
+    if trainer is not None:
+        update.update({"final_step": trainer.state.step, "tokens": trainer.state.tokens,
+                       "final_metrics": {k: v for k, v in trainer.metrics.items() if isinstance(v, float)},
+                       "stop_reason": trainer.stop_reason})
+    run.write_manifest(update)
+
+
+def _record_setup(run: RunDir, trainer: Any) -> None:
+    """What the manifest records about the job: versions, hardware, data and tokenizer."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import torch
+
+    from codex_models.placement import describe
+
+    versions = {}
+    for dist_name in ("codex-core", "codex-models", "codex-data", "codex-tokenizers", "codex-telemetry", "torch",
+                      "transformers", "peft", "numpy"):
+        try:
+            versions[dist_name] = version(dist_name)
+        except PackageNotFoundError:  # not installed: not recorded
+            continue
+    data = trainer.data
+    cache = getattr(data, "cache", None)
+    manifest: dict[str, Any] = {
+        "versions": versions,
+        "hardware": {"device": str(trainer.device), "cpu_threads": torch.get_num_threads(),
+                     "machine": platform.machine(),
+                     "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
+                     "world_size": trainer.dist.world_size},
+        "tokenizer": {"fingerprint": trainer.tokenizer.fingerprint(), "vocab_size": trainer.tokenizer.vocab_size},
+        "model": describe(trainer.base_model),
+        "tokens_per_step": data.tokens_per_step,
+    }
+    if cache is not None:
+        from codex_models.train_data import unigram_entropy
+
+        manifest["data"] = {"token_cache": str(cache.path), "key": cache.manifest.key(),
+                            "train_tokens": cache.tokens("train"),
+                            "val_tokens": cache.tokens("val") if "val" in cache.manifest.splits else 0,
+                            "unigram_entropy": unigram_entropy(cache.split("train"), trainer.tokenizer.vocab_size)}
+    run.write_manifest(json.loads(json.dumps(manifest, default=str)))
+
+
+def _log_to_file(run: RunDir) -> logging.Handler:
+    handler = logging.FileHandler(run.log_path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger("codex")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    return handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m codex_models.train ARGS`` (what torchrun runs in each process)."""
+    from codex_core.cli.app import cli
+
+    args = sys.argv[1:] if argv is None else argv
+    cli.main(args=["train", *args], prog_name="codex", standalone_mode=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,570 @@
+"""The training engine: one loop, read top to bottom.
+
+``Trainer(config, run, ...)`` has the five-method shape: :meth:`setup` builds everything
+from the config (tokenizer, data, model, optimizer, loggers) and applies a resume;
+:meth:`train` runs the loop; :meth:`save_checkpoint` / :meth:`load_checkpoint` write and
+read complete checkpoints; :meth:`cleanup` closes what setup opened.
+
+Exactness: every random choice flows from ``run.seed`` (model init, data order, dropout),
+the learning rate is a function of the step, and a checkpoint holds everything else
+(weights, optimizer, RNGs, data position), so the same config gives the same weights, and
+a run killed and resumed gives the weights of one that never stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_core.errors import CodexError
+from codex_core.protocols import TrainState
+from codex_models import checkpoint as ckpt
+from codex_models.distributed import (
+    Dist,
+    full_state_dicts,
+    load_full_state_dicts,
+    no_sync,
+    unwrap,
+    wrap_model,
+)
+from codex_models.optim import build_optimizer, lr_at, set_lr
+from codex_models.train_data import IGNORE_INDEX, MicroBatch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from codex_core.config import RunConfig
+    from codex_core.runs import RunDir
+
+log = logging.getLogger("codex.train")
+
+
+class StopTraining(Exception):
+    """Raised inside the loop to end it early with status ``stopped``."""
+
+
+class Trainer:
+    def __init__(self, config: RunConfig, run: RunDir, dist: Dist, *, resume: str | None = None,
+                 progress: Any = None) -> None:
+        self.config, self.cfg, self.run, self.dist = config, config.trainer, run, dist
+        self.resume_from = resume
+        self.progress = progress
+        self.state = TrainState(rank=dist.rank, world_size=dist.world_size)
+        self.metrics: dict[str, float] = {}
+        self.stop_reason: str | None = None
+        self._signal: int | None = None
+        self._bad_evals = 0
+
+    # -- 1. setup ------------------------------------------------------------------------
+    def setup(self) -> None:
+        import torch
+
+        from codex_core.context import BuildContext
+        from codex_core.events import TrainEvents
+        from codex_core.plugins import get_plugin_manager
+        from codex_core.runs import cache_root
+        from codex_models.placement import resolve_device
+
+        seed_everything(self.config.run.seed)
+        self.device = resolve_device(self.cfg.device if not self.dist.enabled or self.cfg.device != "auto"
+                                     else ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        manager = get_plugin_manager()
+        self.events = TrainEvents(manager)
+        self.context = BuildContext(registry=manager.registry, run_dir=self.run.path, cache_dir=cache_root(),
+                                    seed=self.config.run.seed, rank=self.dist.rank,
+                                    world_size=self.dist.world_size, device=str(self.device))
+        # Rank 0 builds what is cached (a trained tokenizer, the token cache) first.
+        self.tokenizer = self._rank0_first(lambda: self.context.build("tokenizer", self.config.tokenizer))
+        self.context.tokenizer = self.tokenizer
+        self.data = self._rank0_first(self._build_data)
+
+        seed_everything(self.config.run.seed)  # the model's init does not depend on the data pass
+        model = self.context.build("model", self.config.model)
+        self.base_model = model.to(self.device)
+        if self.cfg.activation_checkpointing:
+            enable = getattr(model, "gradient_checkpointing_enable", None)
+            if enable is None:
+                raise CodexError(f"activation_checkpointing: {type(model).__name__} does not support it")
+            enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.model = wrap_model(model, self.dist, self.cfg.distributed, self.device)
+        if self.cfg.compile:
+            self.model = torch.compile(self.model)  # type: ignore[assignment]
+        self.optimizer = build_optimizer(model, self.cfg, self.device.type)
+        self.autocast, self.scaler = _precision(self.cfg.precision, self.device)
+        self.total_steps = self.cfg.max_steps or (
+            self.cfg.max_tokens // self.data.tokens_per_step if self.cfg.max_tokens else None)
+        self.flops_per_token = _flops_per_token(unwrap(model), self.cfg.seq_len)
+        self.peak_flops = self.cfg.peak_flops or (_measure_peak_flops(self.device) if self.dist.is_main else 0.0)
+        self.eval_metrics = [self.context.build("metric", ref) for ref in self.config.metrics]
+        self.loggers = self._build_loggers()
+        # Per-rank dropout streams; the checkpoint records them, so a resume continues them.
+        torch.manual_seed(self.config.run.seed + self.dist.rank)
+        if self.resume_from is not None:
+            self.load_checkpoint(Path(self.resume_from))
+
+    def _rank0_first(self, build: Any) -> Any:
+        if self.dist.is_main:
+            value = build()
+            self.dist.barrier()
+            return value
+        self.dist.barrier()
+        return build()
+
+    def _build_data(self) -> Any:
+        from codex_models.train_data import LMData, SFTData
+
+        dataset = self.context.build("dataset", self.config.data)
+        if hasattr(dataset, "examples"):
+            return SFTData(dataset, self.tokenizer, self.cfg, self.dist.world_size, self.config.run.seed,
+                           val_fraction=self.config.data.split.val)
+        from codex_core.runs import cache_root
+        from codex_data.prepare import default_cache_dir, prepare
+        from codex_data.safety import Policy
+
+        safety = self.config.data.safety
+        policy = None if safety == "off" else Policy.load(None if safety == "builtin" else safety)
+        params = dict(self.config.data.params)
+        out = default_cache_dir(cache_root(), self.config.data.name, params, self.tokenizer)
+        cache = prepare(dataset, self.tokenizer, out, dataset_name=self.config.data.name,
+                        ratios=self.config.data.split, seed=self.config.run.seed, policy=policy,
+                        progress=self.dist.is_main and self.progress is not None)
+        return LMData(cache, self.cfg, self.dist.world_size, self.config.run.seed)
+
+    def _build_loggers(self) -> Any:
+        from codex_core.protocols import LoggerFanout
+
+        if not self.dist.is_main:
+            return LoggerFanout([])
+        built, names = [], []
+        for i, ref in enumerate(self.config.loggers):
+            built.append(self.context.build("logger", ref))
+            names.append(ref.name if ref.name not in names else f"{ref.name}#{i}")
+        return LoggerFanout(built, names)
+
+    # -- 2. train ------------------------------------------------------------------------
+    def train(self) -> str:
+        """Run until a limit, a stop request or an error; returns the final status
+        (``completed``, ``stopped``) or raises (status ``failed``)."""
+        state, dist = self.state, self.dist
+        if self.resume_from is not None:
+            self.loggers.resume(state.step)
+        else:
+            self.loggers.log_params(self.config.to_dict())
+        banner = self.loggers.describe() + self.events.train_start(self.run, self.config, self.base_model, state,
+                                                                   self.loggers)
+        if dist.is_main:
+            self._say("integrations: " + (" · ".join(banner) if banner else "none (metrics.ndjson only)"))
+        status = "failed"
+        self._install_signal_handlers()
+        try:
+            self._loop()
+            status = "stopped" if self.stop_reason else "completed"
+        finally:
+            self._restore_signal_handlers()
+            self.events.train_end(self.run, state, status, self.metrics)
+        return status
+
+    def _loop(self) -> None:
+        cfg, state, dist = self.cfg, self.state, self.dist
+        batches = self.data.train_batches(dist.rank, dist.world_size)
+        accum = self.data.accum_steps
+        started, logged_at, logged_tokens = time.perf_counter(), time.perf_counter(), state.tokens
+        elapsed_before = state.elapsed_s
+        self.model.train()
+        while not self._limit_reached():
+            lr = lr_at(state.step, cfg, self.total_steps)
+            set_lr(self.optimizer, lr)
+            micro = [next(batches) for _ in range(accum)]
+            # Normalise by the targets of the whole global batch (all micro batches, all
+            # ranks): gradient accumulation and data parallelism give the same gradient.
+            n_targets = dist.all_reduce_sum([float(sum(mb.n_targets for mb in micro))])[0]
+            loss_sum = 0.0
+            for i, mb in enumerate(micro):
+                with no_sync(self.model, cfg.distributed, sync=i == accum - 1):
+                    with self.autocast:
+                        logits = self._forward(mb)
+                        loss = _cross_entropy_sum(logits, mb.targets.to(self.device)) / n_targets
+                    # DDP/FSDP average gradients over ranks; scale up so the mean is the sum.
+                    self.scaler.scale(loss * dist.world_size).backward()
+                loss_sum += float(loss.detach())
+            self.scaler.unscale_(self.optimizer)
+            grad_norm = _clip(self.model, cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+
+            state.step += 1
+            state.tokens += int(n_targets)
+            state.epoch = self.data.state_dict()["epoch"]
+            state.elapsed_s = elapsed_before + time.perf_counter() - started
+            train_loss = dist.all_reduce_sum([loss_sum])[0]
+            step_metrics = {"train/loss": train_loss, "train/lr": lr, "train/grad_norm": grad_norm}
+            if not math.isfinite(train_loss):
+                raise CodexError(f"the training loss is {train_loss} at step {state.step}",
+                                 hint="lower trainer.lr, enable trainer.grad_clip, or use precision fp32")
+            if state.step % cfg.log_every == 0 or self._limit_reached():
+                now = time.perf_counter()
+                tokens_per_s = (state.tokens - logged_tokens) / max(now - logged_at, 1e-9)
+                step_metrics.update({"train/tokens_per_s": tokens_per_s, "train/tokens": float(state.tokens),
+                                     "train/elapsed_s": state.elapsed_s, "train/epoch": float(state.epoch)})
+                if self.peak_flops:
+                    step_metrics["train/mfu"] = (self.flops_per_token * tokens_per_s
+                                                 / (self.peak_flops * dist.world_size))
+                self._log(step_metrics)
+                logged_at, logged_tokens = now, state.tokens
+            self.metrics.update(step_metrics)
+            if self.progress is not None and dist.is_main:
+                self.progress.update(state, self.metrics, self.total_steps, cfg)
+            stop = self.events.step_end(self.run, state, step_metrics)
+
+            if state.step % cfg.eval_every == 0 or (self._limit_reached() and self.data_has_val()):
+                stop |= self.evaluate()
+                self.model.train()
+            stop = dist.any(stop or self._signal is not None)
+            if stop and not self.stop_reason:
+                self.stop_reason = "signal" if self._signal is not None else "a plugin or early stopping asked"
+            if state.step % cfg.checkpoint_every == 0 or self._limit_reached() or stop:
+                self.save_checkpoint()
+            if stop:
+                break
+
+    def _forward(self, mb: MicroBatch) -> torch.Tensor:
+        ids = mb.input_ids.to(self.device, non_blocking=True)
+        mask = mb.attention_mask.to(self.device) if mb.attention_mask is not None else None
+        return self.model(input_ids=ids, attention_mask=mask).logits  # type: ignore[no-any-return]
+
+    def _limit_reached(self) -> bool:
+        cfg, state = self.cfg, self.state
+        return bool((cfg.max_steps is not None and state.step >= cfg.max_steps)
+                    or (cfg.max_tokens is not None and state.tokens >= cfg.max_tokens)
+                    or (cfg.max_time is not None and state.elapsed_s >= cfg.max_time))
+
+    def data_has_val(self) -> bool:
+        return bool(self.data.eval_batches(0, 1, 1))
+
+    def _log(self, metrics: dict[str, float]) -> None:
+        if self.dist.is_main:
+            self.run.log_metrics(self.state.step, metrics)
+            self.loggers.log_metrics(metrics, self.state.step)
+
+    # -- evaluation ----------------------------------------------------------------------
+    def evaluate(self) -> bool:
+        """Validation loss and perplexity (and the configured metrics on next-token
+        predictions) over ``eval_batches``; returns True when early stopping says stop."""
+        import torch
+
+        batches = self.data.eval_batches(self.dist.rank, self.dist.world_size, self.cfg.eval_batches)
+        for metric in self.eval_metrics:
+            metric.reset()
+        self.model.eval()
+        loss_sum, count = 0.0, 0.0
+        with torch.no_grad(), self.autocast:
+            for mb in batches:
+                logits = self._forward(mb)
+                targets = mb.targets.to(self.device)
+                loss_sum += float(_cross_entropy_sum(logits, targets))
+                count += mb.n_targets
+                if self.eval_metrics:
+                    keep = targets != IGNORE_INDEX
+                    predicted, expected = logits.argmax(-1)[keep].tolist(), targets[keep].tolist()
+                    for metric in self.eval_metrics:
+                        metric.update(predicted, expected)
+        loss_sum, count = self.dist.all_reduce_sum([loss_sum, count])
+        if count == 0:
+            return False
+        val_loss = loss_sum / count
+        metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50.0))}
+        for metric in self.eval_metrics:
+            metrics.update({f"val/{k}": float(v) for k, v in metric.compute().items()})
+        self._log(metrics)
+        self.metrics.update(metrics)
+        stop = self.events.eval(self.run, self.state, metrics)
+        return self._early_stop(metrics) or stop
+
+    def _early_stop(self, metrics: dict[str, float]) -> bool:
+        cfg, value = self.cfg, metrics.get(self.cfg.monitor)
+        if value is None:
+            return False
+        better = self.state.best is None or (
+            value < self.state.best - (cfg.early_stopping.min_delta if cfg.early_stopping else 0.0)
+            if cfg.monitor_mode == "min"
+            else value > self.state.best + (cfg.early_stopping.min_delta if cfg.early_stopping else 0.0))
+        if better:
+            self.state.best, self._bad_evals = value, 0
+        else:
+            self._bad_evals += 1
+        if cfg.early_stopping and self._bad_evals >= cfg.early_stopping.patience:
+            self.stop_reason = f"early stopping: {cfg.monitor} did not improve in {self._bad_evals} evaluations"
+            return True
+        return False
+
+    # -- 3. checkpoints ------------------------------------------------------------------
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current step (rank 0 writes; every rank takes part in
+        gathering the state), then prune old ones. A step that already has a complete
+        checkpoint is not written again."""
+        final = self.run.checkpoints_dir / ckpt.checkpoint_name(self.state.step)
+        if self.dist.broadcast_object((final / ckpt.MARKER).is_file() if self.dist.is_main else None):
+            return None
+        model_state, optim_state = full_state_dicts(self.model, self.optimizer, self.cfg.distributed, self.dist)
+        rng_json, rng_tensors = ckpt.capture_rng()
+        all_rng = _gather(self.dist, (rng_json, rng_tensors))
+        path = None
+        if self.dist.is_main:
+            trainer_state = {"optimizer": optim_state, "scaler": self.scaler.state_dict(),
+                             "rng": [tensors for _, tensors in all_rng]}
+            meta = {"tokens": self.state.tokens, "epoch": self.state.epoch, "elapsed_s": self.state.elapsed_s,
+                    "best": self.state.best, "bad_evals": self._bad_evals, "data": self.data.state_dict(),
+                    "metrics": dict(self.metrics), "config_hash": self.config.hash(),
+                    "world_size": self.dist.world_size, "global_batch": self.data.global_batch,
+                    "monitor": self.cfg.monitor}
+
+            def write_model(directory: Path) -> None:
+                self._write_model_dir(directory, model_state)
+
+            info = ckpt.save_checkpoint(self.run.checkpoints_dir, self.state.step, write_model=write_model,
+                                        trainer_state=trainer_state,
+                                        rng_json={"ranks": [j for j, _ in all_rng]}, meta=meta)
+            path = info.path
+            ckpt.prune(self.run.checkpoints_dir, keep_last=self.cfg.keep_last, keep_best=self.cfg.keep_best,
+                       monitor=self.cfg.monitor, mode=self.cfg.monitor_mode)
+            self._update_manifest_checkpoints()
+            self.events.checkpoint(self.run, self.state, path)
+        self.dist.barrier()
+        return path
+
+    def _write_model_dir(self, directory: Path, model_state: Any) -> None:
+        from codex_models.model_dir import save_model_dir
+
+        model = unwrap(self.model)
+        model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
+        if self.dist.enabled and self.cfg.distributed == "fsdp":
+            model = self._fsdp_template(model_state)
+        summary = {"step": self.state.step, "tokens": self.state.tokens,
+                   **{k: round(v, 6) for k, v in self.metrics.items() if k in ("train/loss", "val/loss")}}
+        save_model_dir(model, self.tokenizer, directory, summary=summary, merge=False)
+
+    def _fsdp_template(self, model_state: Any) -> Any:
+        """A plain CPU copy of the model holding the gathered weights (FSDP shards the
+        training model, which ``save_pretrained`` cannot write)."""
+        if not hasattr(self, "_template"):
+            self._template = self.context.build("model", self.config.model)
+        self._template.load_state_dict(model_state)
+        return self._template
+
+    def _update_manifest_checkpoints(self) -> None:
+        infos = ckpt.list_checkpoints(self.run.checkpoints_dir)
+        best = ckpt.best_checkpoints(infos, self.cfg.monitor, self.cfg.monitor_mode)
+        self.run.write_manifest({
+            "checkpoints": [info.path.name for info in infos],
+            "last_checkpoint": infos[-1].path.name if infos else None,
+            "best_checkpoint": best[0].path.name if best else None,
+        })
+
+    def load_checkpoint(self, path: Path) -> None:
+        """Restore weights, optimizer, scaler, RNGs, data position and counters from a
+        verified checkpoint; a checkpoint of another world size or global batch is an error."""
+        from safetensors.torch import load_file
+
+        info = ckpt.read_info(path, verify=True)
+        meta = info.meta
+        for name, now in (("world_size", self.dist.world_size), ("global_batch", self.data.global_batch)):
+            if meta.get(name) != now:
+                raise ckpt.CheckpointError(
+                    f"checkpoint {path} was written with {name} {meta.get(name)}, this run has {now}",
+                    hint="resume with the same number of processes and global batch size")
+        weights = _read_model_weights(path, load_file)
+        trainer_state = ckpt.load_trainer_state(path)
+        model_state = _match_keys(unwrap(self.model), weights)
+        load_full_state_dicts(self.model, self.optimizer, model_state, trainer_state["optimizer"],
+                              self.cfg.distributed, self.dist)
+        self.scaler.load_state_dict(trainer_state["scaler"])
+        self.data.load_state_dict(meta["data"])
+        rng_json = ckpt.load_rng_json(path)["ranks"]
+        rank = self.dist.rank if self.dist.rank < len(rng_json) else 0
+        ckpt.restore_rng(rng_json[rank], trainer_state["rng"][rank])
+        self.state.step, self.state.tokens, self.state.epoch = info.step, int(meta["tokens"]), int(meta["epoch"])
+        self.state.elapsed_s, self.state.best = float(meta["elapsed_s"]), meta.get("best")
+        self._bad_evals = int(meta.get("bad_evals", 0))
+        self.metrics = dict(meta.get("metrics", {}))
+        if self.dist.is_main:
+            dropped = self.run.truncate_metrics(info.step)
+            log.info("resumed from %s (step %d); dropped %d metrics rows after it", path, info.step, dropped)
+
+    # -- 4. cleanup ----------------------------------------------------------------------
+    def cleanup(self) -> None:
+        loggers = getattr(self, "loggers", None)
+        if loggers is not None:
+            loggers.close()
+
+    # -- signals -------------------------------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        self._previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return  # signal handlers can only be set from the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self._signal = signum
+        if self.dist.is_main:
+            self._say(f"\n{signal.Signals(signum).name}: finishing this step and writing a checkpoint "
+                      "(press Ctrl-C again to stop at once)")
+
+    def _say(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+# -- helpers ----------------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _precision(precision: str, device: torch.device) -> tuple[AbstractContextManager[Any], Any]:
+    import torch
+
+    if precision == "fp32":
+        return nullcontext(), torch.amp.GradScaler(device.type, enabled=False)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise CodexError("precision bf16: this GPU does not support bf16", hint="use precision fp16 or fp32")
+    if precision == "fp16" and device.type != "cuda":
+        raise CodexError(f"precision fp16 needs a CUDA device (this run uses {device.type})",
+                         hint="use precision bf16 or fp32")
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    return torch.autocast(device_type=device.type, dtype=dtype), scaler
+
+
+def _cross_entropy_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
+                           ignore_index=IGNORE_INDEX, reduction="sum")
+
+
+def _clip(model: torch.nn.Module, max_norm: float | None) -> float:
+    import torch
+
+    params = [p for p in model.parameters() if p.grad is not None]
+    if max_norm is None:
+        norms = [p.grad.detach().float().norm() for p in params]  # type: ignore[union-attr]
+        total = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
+    else:
+        total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    if hasattr(total, "full_tensor"):  # a DTensor under FSDP
+        total = total.full_tensor()
+    return float(total)
+
+
+def _flops_per_token(model: Any, seq_len: int) -> float:
+    """Training FLOPs per token: 6N + 12 L H Q T (PaLM appendix B; N = parameters without
+    the embeddings, L layers, H heads, Q head size, T context)."""
+    config = getattr(model, "config", None)
+    n_params = sum(p.numel() for p in model.parameters())
+    embed = getattr(model, "get_input_embeddings", lambda: None)()
+    if embed is not None:
+        n_params -= embed.weight.numel() if not getattr(config, "tie_word_embeddings", True) else 0
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0)
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0)
+    return float(6 * n_params + 12 * layers * heads * (hidden // max(heads, 1)) * seq_len)
+
+
+def _measure_peak_flops(device: torch.device) -> float:
+    """Dense fp32 (bf16 on CUDA) matmul FLOP/s on this device: the MFU denominator."""
+    import torch
+
+    n = 1024 if device.type == "cpu" else 8192
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a = torch.randn(n, n, device=device, dtype=dtype, generator=None)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    repeats, start = 5, time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def _gather(dist: Dist, value: Any) -> list[Any]:
+    if not dist.enabled:
+        return [value]
+    import torch.distributed as tdist
+
+    out: list[Any] = [None] * dist.world_size
+    tdist.all_gather_object(out, value)
+    return out
+
+
+def _read_model_weights(path: Path, load_file: Any) -> dict[str, Any]:
+    """The weights of the checkpoint's model directory (the base weights, plus the LoRA
+    adapter from ``adapter/`` under peft's names)."""
+    from codex_models.model_dir import ADAPTER_DIR
+
+    weights = dict(load_file(str(path / "model.safetensors")))
+    adapter = path / ADAPTER_DIR / "adapter_model.safetensors"
+    if adapter.is_file():
+        weights = {**weights, **{f"__adapter__.{k}": v for k, v in load_file(str(adapter)).items()}}
+    return weights
+
+
+def _match_keys(model: Any, weights: dict[str, Any]) -> dict[str, Any]:
+    """``weights`` under the names of ``model.state_dict()``: tied weights saved once are
+    filled in, a LoRA model's base and adapter tensors are mapped back to peft's names."""
+    target = model.state_dict()
+    adapter = {k.removeprefix("__adapter__."): v for k, v in weights.items() if k.startswith("__adapter__.")}
+    base = {k: v for k, v in weights.items() if not k.startswith("__adapter__.")}
+    out: dict[str, Any] = {}
+    for key in target:
+        candidates = [key, key.replace(".base_layer.", "."), key.removeprefix("base_model.model.")]
+        candidates.append(key.removeprefix("base_model.model.").replace(".base_layer.", "."))
+        value = next((base[c] for c in candidates if c in base), None)
+        if value is None and "lora_" in key:
+            stripped = key.replace(".default.", ".")
+            value = adapter.get(stripped)
+        if value is None:
+            value = _tied(model, key, base)
+        if value is None:
+            raise ckpt.CheckpointError(f"checkpoint weights have no tensor for {key}")
+        out[key] = value
+    return out
+
+
+def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
+    """The tensor a tied parameter shares (GPT-2's lm_head.weight is the token embedding)."""
+    if key.endswith("lm_head.weight"):
+        for name in ("transformer.wte.weight", "model.embed_tokens.weight"):
+            for prefix in ("", "base_model.model."):
+                if prefix + name in base or name in base:
+                    return base.get(prefix + name, base.get(name))
+    return None
+
+
+def os_cpu_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
