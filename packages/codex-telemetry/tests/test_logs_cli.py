@@ -159,3 +159,24 @@ def test_logs_is_listed_by_codex_help(tmp_path: Path) -> None:
 
     assert any(line.split()[:1] == ["logs"] for line in result.stdout.splitlines())
 
+
+
+# -- plot -------------------------------------------------------------------------------
+def test_plot_renders_several_runs_to_a_png(tmp_path: Path) -> None:
+    from PIL import Image
+
+    make_run(tmp_path, "a", loss0=4.0)
+    make_run(tmp_path, "b", loss0=3.0)
+    out = tmp_path / "plots" / "curves.png"
+
+    result = codex_logs("plot", "a", "b", "-o", str(out), runs_dir=tmp_path)
+
+    assert result.stdout.strip() == f"wrote {out}"
+    with Image.open(out) as image:
+        pixels = image.convert("RGB")
+        size = image.size
+    colours = pixels.getcolors(maxcolors=1 << 20) or []
+    non_white = sum(count for count, rgb in colours if rgb != (255, 255, 255))
+    assert size == (1100, 750)  # the figure: 11 x 7.5 inches at 100 dpi
+    assert len(colours) > 50 and non_white > size[0] * size[1] // 50
+    assert {(31, 119, 180), (255, 127, 14)} <= {rgb for _, rgb in colours}  # run a in C0 blue, run b in C1 orange

@@ -229,7 +229,7 @@ def summary(run: str, runs_dir: str | None, as_json: bool) -> None:
     click.echo(f"time        {_duration(info['time_s'])}")
     click.echo(f"tokens/s    {_count(info['tokens_per_s_mean'])} (mean)")
     click.echo("")
-    echo_table(("METRIC", "FINAL", "STEP", "BEST", "STEP", ""),
+    echo_table(("METRIC", "FINAL", "STEP", "BEST", "STEP", "BEST IS"),
                [(name, _fmt(m["final"]), m["final_step"], _fmt(m["best"]), m["best_step"], m["mode"])
                 for name, m in info["metrics"].items()])
     checkpoints = info["checkpoints"]
@@ -280,15 +280,9 @@ def compare(runs: tuple[str, ...], metric_names: tuple[str, ...], runs_dir: str 
 @_runs_dir
 def plot(runs: tuple[str, ...], output: str, runs_dir: str | None) -> None:
     """Plot loss, validation loss, learning rate and throughput of runs (overlaid) to a PNG."""
-    from codex_core.errors import CodexError
+    from codex_telemetry.plot import plot_runs
 
     found = [_resolve(ref, runs_dir) for ref in runs]
     names = [r.name for r in found]
     labelled = [(r.name if names.count(r.name) == 1 else str(r.path), _rows(r)) for r in found]
-    try:
-        from codex_telemetry.plot import plot_runs
-    except ImportError as exc:
-        raise CodexError(f"codex logs plot needs matplotlib ({exc})",
-                         hint="pip install 'codex-telemetry[plot]'") from None
-    written = plot_runs(labelled, Path(output))
-    click.echo(f"wrote {written}")
+    click.echo(f"wrote {plot_runs(labelled, Path(output))}")
