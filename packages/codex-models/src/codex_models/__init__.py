@@ -24,6 +24,10 @@ _LAZY = {
     "preset": "codex_models.presets",
     "preset_names": "codex_models.presets",
     "build_hf_local": "codex_models.hf_local",
+    "apply_lora": "codex_models.lora",
+    "merge_lora": "codex_models.lora",
+    "save_adapter": "codex_models.lora",
+    "lora_counts": "codex_models.lora",
     "load_model_dir": "codex_models.model_dir",
     "save_model_dir": "codex_models.model_dir",
     "ExactMatch": "codex_models.exact_match",
@@ -39,15 +43,19 @@ __all__ = [
     "LlamaParams",
     "StreamDecoder",
     "__version__",
+    "apply_lora",
     "build_gpt2",
     "build_hf_local",
     "build_llama",
     "load_model_dir",
+    "lora_counts",
     "memory_estimate",
+    "merge_lora",
     "normalize_text",
     "param_count",
     "preset",
     "preset_names",
+    "save_adapter",
     "save_model_dir",
 ]
 
@@ -61,6 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from codex_models.gpt2 import build_gpt2
     from codex_models.hf_local import build_hf_local
     from codex_models.llama import build_llama
+    from codex_models.lora import apply_lora, lora_counts, merge_lora, save_adapter
     from codex_models.model_dir import load_model_dir, save_model_dir
     from codex_models.params import ExactMatchParams, GPT2Params, LlamaParams
     from codex_models.presets import memory_estimate, param_count, preset, preset_names

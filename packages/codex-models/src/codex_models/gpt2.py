@@ -13,12 +13,13 @@ from codex_models.params import GPT2Params
 from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from peft import PeftModel
     from transformers import GPT2LMHeadModel
 
     from codex_core.context import BuildContext
 
 
-def build_gpt2(params: GPT2Params | None = None, context: BuildContext | None = None) -> GPT2LMHeadModel:
+def build_gpt2(params: GPT2Params | None = None, context: BuildContext | None = None) -> GPT2LMHeadModel | PeftModel:
     """A freshly initialised ``GPT2LMHeadModel`` (weights drawn from torch's global RNG),
     shaped by ``params.preset`` and any architecture fields set on top of it, in
     ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under

@@ -13,12 +13,13 @@ from codex_models.params import LlamaParams
 from codex_models.placement import place, with_tokenizer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from peft import PeftModel
     from transformers import LlamaForCausalLM
 
     from codex_core.context import BuildContext
 
 
-def build_llama(params: LlamaParams | None = None, context: BuildContext | None = None) -> LlamaForCausalLM:
+def build_llama(params: LlamaParams | None = None, context: BuildContext | None = None) -> LlamaForCausalLM | PeftModel:
     """A freshly initialised ``LlamaForCausalLM`` (weights drawn from torch's global RNG),
     shaped by ``params.preset`` and any architecture fields set on top of it, in
     ``params.dtype`` on ``params.device`` (see :mod:`codex_models.placement`). Build under

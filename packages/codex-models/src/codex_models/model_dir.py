@@ -26,7 +26,8 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,10 +116,26 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
     return out
 
 
+@contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Hide transformers' progress bars (loading and writing weight shards) while inside:
+    codex shows its own progress, and a bar per checkpoint is noise."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _save_weights(model: Any, directory: Path, state_dict: dict[str, Any] | None = None) -> None:
     """``model.safetensors``, ``config.json`` and ``generation_config.json`` through
     ``save_pretrained`` (which stores tied weights once and records the tie in the config)."""
-    model.save_pretrained(directory, safe_serialization=True, state_dict=state_dict)
+    with quiet_progress():
+        model.save_pretrained(directory, safe_serialization=True, state_dict=state_dict)
 
 
 def _base_state_dict(base: Any) -> dict[str, Any]:
@@ -280,7 +297,8 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
     from transformers import AutoModelForCausalLM
 
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True)
+        with quiet_progress():
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CodexError(f"cannot load the model in {what} {path}: {_first_line(exc)}") from None
     model = place(model, dtype, device)
