@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,13 +145,33 @@ def test_an_unknown_run_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, 
         f"error: no run 'nope' (not a run directory, nor a run under {tmp_path}); list runs with codex runs list"]
 
 
-def test_a_run_without_metrics_is_one_line_and_exit_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [("summary", "empty"), ("tail", "empty"), ("plot", "empty", "-o", "x.png"),
+                                  ("export", "empty", "--to", "mlflow")])
+def test_a_run_without_metrics_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
     RunDir.create(tmp_path, "empty").unlock()
 
-    result = codex_logs("summary", "empty", runs_dir=tmp_path)
+    result = codex_logs(*args, runs_dir=tmp_path)
 
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "run empty has no metrics yet" in result.stderr
+
+
+@pytest.mark.parametrize(("missing", "args", "message"), [
+    ("matplotlib", ("plot", "exp", "-o", "x.png"), "error: plotting needs matplotlib"),
+    ("mlflow", ("export", "exp", "--to", "mlflow"), "error: logger 'mlflow' needs mlflow-skinny"),
+])
+def test_a_missing_extra_is_one_line_and_exit_2(tmp_path: Path, missing: str, args: tuple[str, ...],
+                                                message: str) -> None:
+    make_run(tmp_path, "exp", steps=3)
+    blocked = tmp_path / "blocked" / missing  # a package that fails to import, as an absent one does
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text(f'raise ImportError("No module named {missing!r}")\n')
+    pythonpath = os.pathsep.join(filter(None, [str(blocked.parent), os.environ.get("PYTHONPATH")]))
+
+    result = codex_logs(*args, runs_dir=tmp_path, env={"PYTHONPATH": pythonpath})
+
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(message)
 
 
 def test_logs_is_listed_by_codex_help(tmp_path: Path) -> None:
@@ -180,3 +201,47 @@ def test_plot_renders_several_runs_to_a_png(tmp_path: Path) -> None:
     assert size == (1100, 750)  # the figure: 11 x 7.5 inches at 100 dpi
     assert len(colours) > 50 and non_white > size[0] * size[1] // 50
     assert {(31, 119, 180), (255, 127, 14)} <= {rgb for _, rgb in colours}  # run a in C0 blue, run b in C1 orange
+
+
+# -- export -----------------------------------------------------------------------------
+def mlflow_runs(uri: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    return [run for exp in client.search_experiments() for run in client.search_runs([exp.experiment_id])]
+
+
+def test_export_to_mlflow_ingests_every_step(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    make_run(tmp_path, "exp", steps=12)
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    (tmp_path / "store").mkdir()
+
+    result = codex_logs("export", "exp", "--to", "mlflow", "--tracking-uri", uri, "--experiment", "baselines",
+                        "--json", runs_dir=tmp_path)
+
+    info = json.loads(result.stdout)
+    client = MlflowClient(tracking_uri=uri)
+    history = client.get_metric_history(info["run_id"], "train/loss")
+    run = client.get_run(info["run_id"])
+    assert sorted((m.step, m.value) for m in history) == [(s, pytest.approx(4.0 / s ** 0.5)) for s in range(1, 13)]
+    assert [m.step for m in client.get_metric_history(info["run_id"], "val/loss")] == [5, 10]
+    assert (run.info.run_name, run.info.status) == ("exp", "FINISHED")
+    assert client.get_experiment(run.info.experiment_id).name == "baselines"
+    assert "metrics.ndjson" in {a.path for a in client.list_artifacts(info["run_id"])}
+
+
+@pytest.mark.slow
+def test_export_again_replaces_the_metrics_in_the_default_store(tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    make_run(tmp_path, "exp", steps=6)
+
+    first = json.loads(codex_logs("export", "exp", "--to", "mlflow", "--json", runs_dir=tmp_path).stdout)
+    second = json.loads(codex_logs("export", "exp", "--to", "mlflow", "--json", runs_dir=tmp_path).stdout)
+
+    uri = f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"  # the mlflow logger's default: beside the runs
+    history = MlflowClient(tracking_uri=uri).get_metric_history(second["run_id"], "train/loss")
+    assert second["run_id"] == first["run_id"] and second["replaced"]
+    assert sorted(m.step for m in history) == [1, 2, 3, 4, 5, 6]

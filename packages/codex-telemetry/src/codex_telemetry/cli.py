@@ -286,3 +286,55 @@ def plot(runs: tuple[str, ...], output: str, runs_dir: str | None) -> None:
     names = [r.name for r in found]
     labelled = [(r.name if names.count(r.name) == 1 else str(r.path), _rows(r)) for r in found]
     click.echo(f"wrote {plot_runs(labelled, Path(output))}")
+
+
+# -- export -----------------------------------------------------------------------------
+@logs.command()
+@click.argument("run")
+@click.option("--to", "target", type=click.Choice(["mlflow"]), required=True, help="Where to send the metrics.")
+@click.option("--tracking-uri", help="MLflow tracking store (default: the mlflow logger's, "
+                                     "sqlite:///<runs root>/mlflow.db).")
+@click.option("--experiment", help="MLflow experiment (default: the mlflow logger's, codex).")
+@click.option("--run-name", help="MLflow run name (default: the run's name).")
+@_runs_dir
+@_as_json
+def export(run: str, target: str, tracking_uri: str | None, experiment: str | None, run_name: str | None,
+           runs_dir: str | None, as_json: bool) -> None:
+    """Send a run's metrics.ndjson to MLflow after the fact (with its config as params).
+
+    The same MLflow logger a training run uses does the writing, so its store defaults
+    apply. Exporting a run again replaces the metrics of the MLflow run it was sent to.
+    """
+    import yaml
+
+    from codex_core.context import BuildContext
+    from codex_core.errors import CodexError
+    from codex_core.plugins import get_plugin_manager
+    from codex_telemetry.mlflow_logger import MLflowLogger
+    from codex_telemetry.params import MLflowLoggerParams
+
+    found = _resolve(run, runs_dir)
+    rows = _rows(found)
+    chosen = {"tracking_uri": tracking_uri, "experiment": experiment, "run_name": run_name}
+    params = MLflowLoggerParams(**{k: v for k, v in chosen.items() if v is not None})
+    logger = MLflowLogger(params, BuildContext(registry=get_plugin_manager().registry, run_dir=found.path))
+    try:
+        if logger.resumed_run:  # exported (or logged) before: replace what that MLflow run has
+            logger.resume(min(row["step"] for row in rows) - 1)
+        config = yaml.safe_load(found.config_path.read_text(encoding="utf-8")) if found.config_path.exists() else None
+        if isinstance(config, dict) and config:
+            logger.log_params(config)
+        for row in rows:
+            logger.log_metrics(row.get("metrics", {}), row["step"])
+        logger.log_artifact(found.metrics_path)
+        logger.close()
+    except (RuntimeError, OSError) as exc:
+        raise CodexError(f"exporting run {found.name} to mlflow failed: {exc}") from None
+    info = {"run": found.name, "rows": len(rows), "to": target, "tracking_uri": logger.tracking_uri,
+            "experiment": logger.experiment, "run_id": logger.run_id, "replaced": logger.resumed_run}
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"exported {info['rows']} rows of run {found.name} to mlflow {info['tracking_uri']} "
+               f"(experiment {info['experiment']}, run {info['run_id']}"
+               + (", replacing its metrics)" if info["replaced"] else ")"))
