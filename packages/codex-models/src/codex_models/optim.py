@@ -54,15 +54,18 @@ def fused_available(device_type: str) -> bool:
 
 
 def lr_at(step: int, config: TrainerConfig, total_steps: int | None) -> float:
-    """The learning rate for optimizer step ``step`` (0-based). Without a step limit
-    (``max_steps`` None: the run ends by tokens or time) the decay spans ``total_steps``
-    when known, else the rate stays at ``lr`` after warmup."""
+    """The learning rate for optimizer step ``step`` (0-based): ``lr * (step + 1) / warmup``
+    during warmup, then ``lr`` at step ``warmup`` decaying to exactly ``min_lr`` at the last
+    step (``total_steps - 1``). Without a step limit (``max_steps`` None: the run ends by
+    tokens or time) the decay spans ``total_steps`` when known, else the rate stays at
+    ``lr`` after warmup."""
     peak, floor, warmup = config.lr, config.min_lr, config.warmup_steps
     if step < warmup:
         return peak * (step + 1) / warmup
-    if config.schedule == "constant" or not total_steps or total_steps <= warmup:
+    last = (total_steps or 0) - 1
+    if config.schedule == "constant" or last <= warmup:
         return peak
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    progress = min(1.0, (step - warmup) / (last - warmup))
     if config.schedule == "linear":
         return peak + (floor - peak) * progress
     return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
