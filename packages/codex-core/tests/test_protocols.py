@@ -104,10 +104,10 @@ def test_fanout_resume_reaches_only_loggers_that_have_it():
     assert ([s for s, _ in resumable.rows], len(plain.rows), fanout.disabled) == ([1, 2, 3], 5, {})
 
 
-def test_fanout_describe_gives_the_banner_lines_of_loggers_that_describe_themselves():
+def test_fanout_describe_gives_each_loggers_banner_line_or_its_name():
     resumable = ResumableLogger()
     resumable.rows.append((1, {}))
-    assert LoggerFanout([ListLogger(), resumable]).describe() == ["list: 1 rows"]
+    assert LoggerFanout([ListLogger(), resumable], names=["plain", "r"]).describe() == ["plain", "list: 1 rows"]
 
 
 def test_fanout_serialises_calls_from_several_threads():

@@ -194,11 +194,14 @@ class LoggerFanout:
         self._call("resume", step, optional=True)
 
     def describe(self) -> list[str]:
-        """The banner lines of the active loggers that have ``describe`` (a logger whose
-        ``describe`` raises is reported by name instead)."""
+        """The banner lines of the active loggers: each one's ``describe()``, or just its
+        name when it has none (or when ``describe`` raises), so every active logger shows."""
         lines = []
         for logger, name in zip(self.loggers, self.names, strict=True):
-            if name in self.disabled or not hasattr(logger, "describe"):
+            if name in self.disabled:
+                continue
+            if not hasattr(logger, "describe"):
+                lines.append(name)
                 continue
             try:
                 lines.append(str(logger.describe()))
