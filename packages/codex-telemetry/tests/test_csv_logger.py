@@ -139,3 +139,41 @@ def test_registered_through_the_test_fixtures(
     with codex_registry.build("logger", "csv", {"path": str(tmp_path / "m.csv")}) as logger:
         logger.log_metrics({"x": 1}, step=0)
     assert read_csv(tmp_path / "m.csv") == [["step", "x"], ["0", "1"]]
+
+
+def test_resume_drops_the_rows_after_the_step(run_context: BuildContext) -> None:
+    with build(run_context) as first:
+        for step in (10, 20, 30, 40):
+            first.log_metrics({"train/loss": step / 10}, step=step)
+    with build(run_context) as resumed:
+        resumed.resume(20)
+        resumed.log_metrics({"train/loss": 3.5}, step=30)
+    assert read_csv(resumed.path) == [["step", "train/loss"], ["10", "1.0"], ["20", "2.0"], ["30", "3.5"]]
+
+
+def test_resume_writes_buffered_rows_first_and_keeps_the_columns(run_context: BuildContext) -> None:
+    logger = build(run_context, flush_every=100)
+    logger.log_metrics({"a": 1.0}, step=1)
+    logger.log_metrics({"a": 2.0, "b": 5.0}, step=2)
+    logger.resume(1)
+    logger.close()
+    assert read_csv(logger.path) == [["step", "a", "b"], ["1", "1.0", ""]]
+
+
+def test_resume_without_a_file_writes_nothing(run_context: BuildContext) -> None:
+    logger = build(run_context)
+    logger.resume(100)
+    assert not logger.path.exists()
+
+
+def test_fanout_resume_reaches_the_csv_logger(run_context: BuildContext) -> None:
+    fanout = LoggerFanout([build(run_context)], names=["csv"])
+    for step in (1, 2, 3):
+        fanout.log_metrics({"a": float(step)}, step=step)
+    fanout.resume(1)
+    fanout.close()
+    assert [row[0] for row in read_csv(run_context.run_dir / "metrics.csv")] == ["step", "1"]
+
+
+def test_describe_names_the_file(run_context: BuildContext) -> None:
+    assert build(run_context).describe() == f"csv: {run_context.run_dir / 'metrics.csv'}"

@@ -25,6 +25,13 @@ def _cell(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def _step_of(row: Mapping[str, str]) -> float:
+    try:
+        return float(row.get(STEP) or "nan")
+    except ValueError:
+        return float("nan")  # a foreign row: NaN compares false, so resume drops it
+
+
 class CSVLogger:
     """Logs metrics to a CSV file (implements ``codex_core.protocols.Logger``).
 
@@ -33,7 +40,7 @@ class CSVLogger:
     name appears, the file is rewritten atomically with the union of the columns; earlier
     rows keep blanks in the new ones. Rows are buffered and written every
     ``flush_every`` calls and on :meth:`close`. An existing file (a resumed run) is
-    appended to. ``log_params`` writes ``params.json`` next to the CSV;
+    appended to; :meth:`resume` first drops the rows after the step the run resumes from. ``log_params`` writes ``params.json`` next to the CSV;
     ``log_artifact`` does nothing (a CSV file has no place for artifacts).
     """
 
@@ -72,6 +79,19 @@ class CSVLogger:
     def log_artifact(self, path: str | Path, name: str | None = None) -> None:
         """Does nothing: a CSV file has no place for artifacts."""
 
+    def resume(self, step: int) -> None:
+        """The run continues from ``step``: drop the rows of later steps (the file is
+        rewritten atomically), so no step appears twice once they are logged again."""
+        self._check_open()
+        self.flush()
+        if not self.path.exists():
+            return
+        self._rewrite(self.columns, [row for row in self._read_rows() if _step_of(row) <= step])
+
+    def describe(self) -> str:
+        """The banner line: ``csv: <path>``."""
+        return f"csv: {self.path}"
+
     def close(self) -> None:
         """Write buffered rows; later calls other than ``close`` are errors."""
         if not self._closed:
@@ -94,8 +114,9 @@ class CSVLogger:
                 csv.DictWriter(handle, fieldnames=self.columns, restval="").writerows(self._pending)
         self._pending.clear()
 
-    def _rewrite(self, columns: list[str]) -> None:
-        rows = self._read_rows() + self._pending
+    def _rewrite(self, columns: list[str], rows: list[dict[str, str]] | None = None) -> None:
+        """Write the whole file: ``rows`` (default: the file's rows and the buffered ones)."""
+        rows = self._read_rows() + self._pending if rows is None else rows
         buffer = io.StringIO(newline="")
         writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
         writer.writeheader()

@@ -28,6 +28,24 @@ def codex_register_loggers(register: RegisterFn) -> None:
         config="codex_telemetry.params:CSVLoggerParams",
         description="metrics as CSV rows (default <run dir>/metrics.csv), params as params.json",
     )
+    register(
+        "tensorboard",
+        "codex_telemetry.tensorboard_logger:TensorBoardLogger",
+        config="codex_telemetry.params:TensorBoardLoggerParams",
+        description="TensorBoard event files (default <run dir>/tb); extra codex-telemetry[tensorboard]",
+    )
+    register(
+        "mlflow",
+        "codex_telemetry.mlflow_logger:MLflowLogger",
+        config="codex_telemetry.params:MLflowLoggerParams",
+        description="an MLflow run (default store sqlite:///<runs root>/mlflow.db); extra codex-telemetry[mlflow]",
+    )
+    register(
+        "console",
+        "codex_telemetry.console_logger:ConsoleLogger",
+        config="codex_telemetry.params:ConsoleLoggerParams",
+        description="one line per logging step when output is not a terminal",
+    )
 
 
 @hookimpl
