@@ -1,15 +1,26 @@
-"""torch.distributed for the training engine: process group from the torchrun environment,
-DDP or FSDP2 wrapping, reductions, and full state dicts for checkpoints.
+"""torch.distributed for the training engine: the launcher behind ``codex train --nproc N``,
+the process group from the torchrun environment, DDP or FSDP2 wrapping, reductions, and
+full state dicts for checkpoints.
 
 One process (no ``WORLD_SIZE`` in the environment) is world size 1 and every helper here
 is a no-op, so the training loop reads the same with and without torchrun.
+
+Errors: a user error raised on one rank must neither hang the others nor be printed once per
+process. Work that rank 0 does first (:meth:`Dist.main_first`) hands its error to every rank;
+under :func:`launch` each worker writes its one-line error to a file instead of the terminal
+(:func:`worker_main`), torchrun's agent stops the other workers, and the launcher prints the
+error once.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codex_core.errors import CodexError
@@ -18,6 +29,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 Strategy = Literal["ddp", "fsdp"]
+
+ERRORS_ENV = "CODEX_DIST_ERRORS"  # where workers started by :func:`launch` write their error line
+
+
+class PeerError(CodexError):
+    """Another rank failed doing work this rank was waiting for (its error is printed)."""
 
 
 @dataclass
@@ -65,6 +82,26 @@ class Dist:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def main_first(self, build: Any) -> Any:
+        """``build()`` on rank 0, then on the other ranks (e.g. a tokenizer or token cache
+        that rank 0 trains or writes and the others then read from the cache). When rank 0
+        fails, every other rank raises :class:`PeerError` with its message instead of
+        waiting for it."""
+        if not self.enabled:
+            return build()
+        if self.is_main:
+            try:
+                value = build()
+            except BaseException as exc:
+                self.broadcast_object(str(exc) or type(exc).__name__)
+                raise
+            self.broadcast_object(None)
+            return value
+        failed = self.broadcast_object(None)
+        if failed is not None:
+            raise PeerError(f"rank 0 failed: {failed}")
+        return build()
+
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is True on any rank (e.g. a stop request)."""
         return self.all_reduce_sum([1.0 if flag else 0.0])[0] > 0
@@ -93,6 +130,94 @@ def init_distributed(device: str) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group(backend=backend)
     return Dist(rank=rank, local_rank=local_rank, world_size=world_size, backend=backend)
+
+
+def launch(nproc: int, args: list[str]) -> int:
+    """Run ``python -m codex_models.train ARGS`` in ``nproc`` processes on this machine
+    (torchrun's standalone mode: a free port, one node) and return the exit status: 0, or
+    the status of the failed worker whose error is printed, once, as one line.
+
+    ``OMP_NUM_THREADS`` defaults to the CPU cores divided among the processes."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
+    elastic = logging.getLogger("torch.distributed.elastic")
+    level = elastic.level
+    elastic.setLevel(logging.CRITICAL)  # the agent's own report of a failed worker: we print one line
+    with tempfile.TemporaryDirectory(prefix="codex-dist-") as errors:
+        os.environ[ERRORS_ENV] = errors
+        config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"codex-{os.getpid()}",
+                              rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
+        try:
+            elastic_launch(config, entrypoint=sys.executable)("-m", "codex_models.train", *args)
+            return 0
+        except ChildFailedError as exc:
+            line, code = _worker_error(Path(errors), exc.failures)
+            print(line, file=sys.stderr, flush=True)
+            return code
+        finally:
+            os.environ.pop(ERRORS_ENV, None)
+            elastic.setLevel(level)
+
+
+def _worker_error(errors: Path, failures: dict[int, Any]) -> tuple[str, int]:
+    """The line to print for a failed launch and the exit status: the user error of the
+    lowest rank that had one, else the first failure's error (or its exit status)."""
+    reports = {}
+    for path in errors.glob("rank-*.json"):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        reports[int(report["rank"])] = report
+    users = [reports[r] for r in sorted(reports) if reports[r]["user"] and not reports[r]["peer"]]
+    users += [reports[r] for r in sorted(reports) if reports[r]["user"] and reports[r]["peer"]]
+    if users:
+        return users[0]["line"], int(users[0]["code"])
+    first = min(failures.values(), key=lambda f: f.timestamp) if failures else None
+    if first is not None and first.local_rank in reports:
+        report = reports[first.local_rank]
+        return report["line"], int(report["code"])
+    code = first.exitcode if first is not None else 1
+    return (f"internal error: training process {first.local_rank if first else '?'} exited with status {code}",
+            code if code > 0 else 1)
+
+
+def worker_main(args: list[str]) -> None:
+    """The entry point of one training process (``python -m codex_models.train ARGS``):
+    ``codex train ARGS``. Started by :func:`launch`, it writes its error (one line, exit
+    status) to the launcher's folder instead of printing it; started by a plain torchrun,
+    it prints it like ``codex`` does."""
+    import click
+
+    from codex_core.cli import main as codex_main
+    from codex_core.cli.app import cli, setup_logging
+
+    errors = os.environ.get(ERRORS_ENV)
+    if not errors:
+        codex_main(["train", *args])
+        return
+    setup_logging(0, 0)
+    rank = int(os.environ.get("RANK", "0"))
+    try:
+        cli.main(args=["train", *args], prog_name="codex", standalone_mode=False)
+        return
+    except CodexError as exc:
+        report = {"line": f"error: {exc}", "code": exc.exit_code, "user": True, "peer": isinstance(exc, PeerError)}
+    except click.ClickException as exc:
+        report = {"line": f"error: {exc.format_message()}", "code": exc.exit_code, "user": True, "peer": False}
+    except KeyboardInterrupt:
+        report = {"line": "Interrupted.", "code": 130, "user": False, "peer": False}
+    except Exception as exc:
+        if os.environ.get("CODEX_DEBUG", "") not in ("", "0"):
+            import traceback
+
+            traceback.print_exc()
+        report = {"line": f"internal error: {type(exc).__name__}: {exc} (run with CODEX_DEBUG=1 for the traceback, "
+                          "and report it with that output)", "code": 1, "user": False, "peer": False}
+    (Path(errors) / f"rank-{rank}.json").write_text(json.dumps({**report, "rank": rank}), encoding="utf-8")
+    sys.exit(report["code"])
 
 
 def wrap_model(model: torch.nn.Module, dist_ctx: Dist, strategy: Strategy, device: torch.device) -> torch.nn.Module:

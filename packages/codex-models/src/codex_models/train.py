@@ -220,10 +220,9 @@ def _log_to_file(run: RunDir) -> logging.Handler:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m codex_models.train ARGS`` (what torchrun runs in each process)."""
-    from codex_core.cli.app import cli
+    from codex_models.distributed import worker_main
 
-    args = sys.argv[1:] if argv is None else argv
-    cli.main(args=["train", *args], prog_name="codex", standalone_mode=True)
+    worker_main(sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

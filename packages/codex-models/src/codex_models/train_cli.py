@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from typing import Any
 
@@ -75,9 +74,10 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
 
 def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, ...], name: str | None,
                      resume: str | None, run_dir: str | None) -> None:
-    """Run this command again under torchrun, ``nproc`` processes on this machine."""
-    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-            "-m", "codex_models.train"]
+    """Run this command again under torchrun's agent, ``nproc`` processes on this machine."""
+    from codex_models.distributed import launch
+
+    args: list[str] = []
     if config_file:
         args += ["-c", config_file]
     args += list(overrides)
@@ -87,7 +87,7 @@ def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, 
         args += ["--resume", resume]
     if run_dir:
         args += ["--run-dir", run_dir]
-    code = subprocess.call(args)
+    code = launch(nproc, args)
     if code:
         raise SystemExit(code)
 

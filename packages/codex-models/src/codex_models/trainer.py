@@ -114,12 +114,7 @@ class Trainer:
             self.load_checkpoint(Path(self.resume_from))
 
     def _rank0_first(self, build: Any) -> Any:
-        if self.dist.is_main:
-            value = build()
-            self.dist.barrier()
-            return value
-        self.dist.barrier()
-        return build()
+        return self.dist.main_first(build)  # rank 0's error is raised on every rank
 
     def _build_data(self) -> Any:
         from codex_models.train_data import LMData, SFTData

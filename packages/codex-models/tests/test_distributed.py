@@ -1,0 +1,183 @@
+"""Training on several processes: ``codex train --nproc 2`` (torchrun, gloo on CPU) gives the
+loss curve of one process with the same global batch, with DDP and with FSDP2, resumes
+exactly, writes each metrics row and checkpoint once, and fails with one line.
+
+A tiny GPT-2 (dropout 0) on the char tokenizer and a small synthetic ``text`` dataset;
+one process takes a global batch of 8 windows as 4 micro batches of 2, two processes as 2
+micro batches of 2 each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_models.distributed import Dist, PeerError
+
+STEPS = 8
+TOLERANCE = 1e-5
+
+CONFIG = """\
+run: {seed: 7}
+tokenizer: {name: char}
+data:
+  name: text
+  params: {paths: [DATA]}
+  split: {train: 0.85, val: 0.15, test: 0.0}
+model:
+  name: gpt2
+  params: {n_layer: 2, n_head: 2, n_embd: 32, dropout: 0.0}
+loggers: []
+metrics: []
+trainer:
+  max_steps: 8
+  seq_len: 32
+  micro_batch_size: 2
+  global_batch_size: 8
+  lr: 3.0e-3
+  warmup_steps: 2
+  log_every: 1
+  eval_every: 4
+  eval_batches: 2
+  checkpoint_every: 4
+  device: cpu
+  peak_flops: 1.0e12
+"""
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dist")
+    data = root / "data"
+    data.mkdir()
+    rng = random.Random(0)
+    words = ["def", "return", "class", "import", "for", "in", "if", "else", "while", "x", "y", "self", "print"]
+    for i in range(20):
+        lines = (" ".join(rng.choice(words) for _ in range(8)) for _ in range(60))
+        (data / f"f{i:02d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "run.yaml").write_text(CONFIG.replace("DATA", str(data)), encoding="utf-8")
+    return root
+
+
+def codex_train(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CODEX_HOME": str(workspace / "home"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "codex_core", "train", "-c", str(workspace / "run.yaml"),
+               f"run.runs_dir={workspace / 'runs'}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+
+def trained(workspace: Path, *args: str) -> Path:
+    result = codex_train(workspace, *args)
+    assert result.returncode == 0, result.stderr
+    name = next(a.split("=", 1)[1] for a in args if a.startswith("run.name="))
+    return workspace / "runs" / name
+
+
+def curve(run: Path) -> dict[tuple[int, str], float]:
+    """``(step, metric) -> value`` of train/loss and val/loss; a step logged twice fails."""
+    out: dict[tuple[int, str], float] = {}
+    for line in (run / "metrics.ndjson").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        for key in ("train/loss", "val/loss"):
+            if key in row["metrics"]:
+                assert (row["step"], key) not in out, f"step {row['step']} {key} logged twice"
+                out[(row["step"], key)] = row["metrics"][key]
+    return out
+
+
+def max_difference(a: dict[Any, float], b: dict[Any, float]) -> float:
+    assert sorted(a) == sorted(b)
+    return max(abs(a[k] - b[k]) for k in a)
+
+
+def weights(checkpoint: Path) -> dict[str, Any]:
+    from safetensors.torch import load_file
+
+    return load_file(str(checkpoint / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def one_process(workspace: Path) -> Path:
+    return trained(workspace, "run.name=one")
+
+
+def test_one_process_is_world_size_one() -> None:
+    dist = Dist()
+    assert not dist.enabled and dist.is_main
+    assert dist.all_reduce_sum([1.5, 2.0]) == [1.5, 2.0]
+    assert dist.main_first(lambda: 42) == 42
+    assert issubclass(PeerError, Exception)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_match_one_and_resume(workspace: Path, one_process: Path, strategy: str) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    run = trained(workspace, f"run.name={strategy}", f"trainer.distributed={strategy}", "--nproc", "2")
+    reference, uninterrupted = curve(one_process), curve(run)
+    assert [k for k in sorted(uninterrupted) if k[1] == "train/loss"] == [(s, "train/loss") for s in
+                                                                         range(1, STEPS + 1)]
+    assert (STEPS, "val/loss") in uninterrupted
+    difference = max_difference(reference, uninterrupted)
+    print(f"{strategy}: max |loss(2 processes) - loss(1 process)| = {difference:.3g}")
+    assert difference <= TOLERANCE
+
+    # Rank 0 wrote the model directory; transformers loads it, with the one-process shapes.
+    last = run / "checkpoints" / f"step-{STEPS:08d}"
+    model = AutoModelForCausalLM.from_pretrained(last)
+    one = weights(one_process / "checkpoints" / f"step-{STEPS:08d}")
+    mine = weights(last)
+    assert {k: v.shape for k, v in mine.items()} == {k: v.shape for k, v in one.items()}
+    assert max(float((mine[k] - one[k]).abs().max()) for k in one) < 1e-4
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+    # Killed after the step-4 checkpoint: the step-8 one never existed. --resume auto finishes
+    # the run with the same curve and weights.
+    saved = {k: v.clone() for k, v in mine.items()}
+    shutil.rmtree(last)
+    resumed = trained(workspace, f"run.name={strategy}", f"trainer.distributed={strategy}", "--nproc", "2",
+                      "--resume", "auto")
+    difference = max_difference(uninterrupted, curve(resumed))
+    print(f"{strategy}: max |loss(resumed) - loss(uninterrupted)| = {difference:.3g}")
+    assert difference <= TOLERANCE
+    again = weights(last)
+    assert max(float((again[k] - saved[k]).abs().max()) for k in saved) < 1e-6
+    assert all(torch.isfinite(v).all() for v in again.values())
+
+    # The optimizer state of a 2-process run cannot be split over 1 process: one line, status 2.
+    if strategy == "ddp":
+        other = codex_train(workspace, f"run.name={strategy}", "--resume", "auto", "trainer.max_steps=12")
+        assert other.returncode == 2
+        assert "world_size 2, this run has 1" in other.stderr
+
+
+@pytest.mark.slow
+def test_resuming_with_another_world_size_fails_on_every_rank(workspace: Path, one_process: Path) -> None:
+    result = codex_train(workspace, "run.name=one", "--nproc", "2", "--resume", "auto", "trainer.max_steps=12")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("error: checkpoint") and "world_size 1, this run has 2" in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_an_error_on_rank_zero_stops_every_rank_and_prints_once(workspace: Path) -> None:
+    # Rank 0 builds the data first and finds 6 windows cannot split into 2 ranks x 2; rank 1
+    # is told instead of waiting for it.
+    result = codex_train(workspace, "run.name=bad", "trainer.global_batch_size=6", "--nproc", "2")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert errors == ["error: global_batch (6) must be a multiple of micro_batch x world_size (2 x 2)"], \
+        result.stderr
+    assert "Traceback" not in result.stderr
