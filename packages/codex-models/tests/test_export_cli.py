@@ -108,7 +108,7 @@ def test_export_adapter_only_writes_a_peft_adapter(checkpoint: tuple[Path, Any],
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["-o", "OUT"], "give exactly one of --model DIR and --checkpoint DIR"),
+        (["-o", "OUT"], "give --model DIR, --checkpoint DIR or --run RUN"),
         (["--model", "MISSING", "-o", "OUT"], "model directory MISSING does not exist"),
         (["--model", "SOURCE", "-o", "SOURCE"], "SOURCE already exists and is not an empty directory"),
     ],

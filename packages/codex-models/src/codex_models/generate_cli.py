@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import click
+
+from codex_models.run_checkpoint import model_source, run_options
 
 
 @click.command("generate")
 @click.option("--model", "model_dir", metavar="DIR", help="A model directory (weights, config and tokenizer.json).")
+@run_options
 @click.argument("prompt", required=False)
 @click.option("--max-new-tokens", type=int, default=64, show_default=True, help="Most tokens to add.")
 @click.option("--temperature", type=float, default=1.0, show_default=True,
@@ -28,9 +30,10 @@ import click
 @click.option("--no-stream", is_flag=True, help="Print the text when it is complete instead of as it comes.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {prompt, text, prompt_tokens, new_tokens, new_ids, stop_reason, seed, truncated} as JSON.")
-def generate(model_dir: str | None, prompt: str | None, max_new_tokens: int, temperature: float, top_k: int | None,
+def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str | None, prompt: str | None, max_new_tokens: int, temperature: float, top_k: int | None,
              top_p: float | None, seed: int | None, device: str, dtype: str, no_stream: bool, as_json: bool) -> None:
-    """Continue PROMPT with the model in --model DIR; PROMPT `-` reads it from stdin (one
+    """Continue PROMPT with the model in --model DIR (or a checkpoint of --run RUN, see
+    --which); PROMPT `-` reads it from stdin (one
     trailing newline dropped), no PROMPT starts from the beginning of a document.
 
     Prints the prompt, then the continuation as it is sampled. It stops at the tokenizer's
@@ -41,10 +44,9 @@ def generate(model_dir: str | None, prompt: str | None, max_new_tokens: int, tem
     from codex_models.generate import generate as run_generate
 
     check_sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
-    if model_dir is None:
-        raise CodexError("give --model DIR, a model directory")
-    if not Path(model_dir).is_dir():
-        raise CodexError(f"model directory {model_dir!r} does not exist")
+    source = model_source({"--model DIR": model_dir}, run, which, runs_dir)
+    if not source.is_dir():
+        raise CodexError(f"model directory {str(source)!r} does not exist")
     if prompt == "-":
         prompt = click.get_text_stream("stdin").read()
         prompt = prompt[:-1] if prompt.endswith("\n") else prompt
@@ -52,7 +54,7 @@ def generate(model_dir: str | None, prompt: str | None, max_new_tokens: int, tem
 
     from codex_models.model_dir import load_model_dir
 
-    model, tokenizer = load_model_dir(model_dir, dtype=dtype, device=device)
+    model, tokenizer = load_model_dir(source, dtype=dtype, device=device)
     stream = not (no_stream or as_json)
     if stream:
         click.echo(prompt, nl=False)
