@@ -93,10 +93,7 @@ class Trainer:
         model = self.context.build("model", self.config.model)
         self.base_model = model.to(self.device)
         if self.cfg.activation_checkpointing:
-            enable = getattr(model, "gradient_checkpointing_enable", None)
-            if enable is None:
-                raise CodexError(f"activation_checkpointing: {type(model).__name__} does not support it")
-            enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            _enable_activation_checkpointing(model)
         self.model = wrap_model(model, self.dist, self.cfg.distributed, self.device)
         if self.cfg.compile:
             self.model = torch.compile(self.model)  # type: ignore[assignment]
@@ -435,6 +432,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def _enable_activation_checkpointing(model: Any) -> None:
+    """Recompute each layer's activations in backward (transformers' API; the older name
+    where the newer one is missing)."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    elif hasattr(model, "gradient_checkpointing_enable"):
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    else:
+        raise CodexError(f"activation_checkpointing: {type(model).__name__} does not support it",
+                         hint="set trainer.activation_checkpointing=false")
 
 
 def _precision(precision: str, device: torch.device) -> tuple[AbstractContextManager[Any], Any]:
