@@ -137,9 +137,12 @@ def launch(nproc: int, args: list[str]) -> int:
     (torchrun's standalone mode: a free port, one node) and return the exit status: 0, or
     the status of the failed worker whose error is printed, once, as one line.
 
-    ``OMP_NUM_THREADS`` defaults to the CPU cores divided among the processes."""
+    ``OMP_NUM_THREADS`` defaults to the CPU cores divided among the processes. The workers run
+    in their own sessions: torchrun's agent passes Ctrl-C or SIGTERM on to them (they finish
+    the step and write a checkpoint; it waits up to 30 s), and the status is 128 + the signal."""
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -159,6 +162,8 @@ def launch(nproc: int, args: list[str]) -> int:
             line, code = _worker_error(Path(errors), exc.failures)
             print(line, file=sys.stderr, flush=True)
             return code
+        except SignalException as exc:  # the workers were stopped with the same signal
+            return 128 + int(exc.sigval)
         finally:
             os.environ.pop(ERRORS_ENV, None)
             elastic.setLevel(level)
