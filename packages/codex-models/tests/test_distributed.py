@@ -117,6 +117,27 @@ def test_one_process_is_world_size_one() -> None:
     assert issubclass(PeerError, Exception)
 
 
+def test_the_launcher_prints_the_error_that_caused_the_failure(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from codex_models.distributed import _worker_error
+
+    def report(rank: int, line: str, code: int, user: bool, peer: bool = False) -> None:
+        (tmp_path / f"rank-{rank}.json").write_text(
+            json.dumps({"rank": rank, "line": line, "code": code, "user": user, "peer": peer}), encoding="utf-8")
+
+    failures = {0: SimpleNamespace(local_rank=0, exitcode=1, timestamp=1.0)}
+    assert _worker_error(tmp_path, failures) == ("internal error: training process 0 exited with status 1", 1)
+    # Rank 0 lost its peer mid-collective; rank 1's own error is what the user needs to see.
+    report(0, "internal error: RuntimeError: Connection closed by peer", 1, user=False)
+    report(1, "error: no such file", 2, user=True)
+    assert _worker_error(tmp_path, failures) == ("error: no such file", 2)
+    # Rank 0's error, passed on to rank 1 by main_first, is printed as rank 0 said it.
+    report(0, "error: bad batch", 2, user=True)
+    report(1, "error: rank 0 failed: bad batch", 2, user=True, peer=True)
+    assert _worker_error(tmp_path, failures) == ("error: bad batch", 2)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_match_one_and_resume(workspace: Path, one_process: Path, strategy: str) -> None:

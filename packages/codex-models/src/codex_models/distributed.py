@@ -160,7 +160,8 @@ def launch(nproc: int, args: list[str]) -> int:
             return 0
         except ChildFailedError as exc:
             line, code = _worker_error(Path(errors), exc.failures)
-            print(line, file=sys.stderr, flush=True)
+            if line:
+                print(line, file=sys.stderr, flush=True)
             return code
         except SignalException as exc:  # the workers were stopped with the same signal
             return 128 + int(exc.sigval)
@@ -185,6 +186,8 @@ def _worker_error(errors: Path, failures: dict[int, Any]) -> tuple[str, int]:
         report = reports[first.local_rank]
         return report["line"], int(report["code"])
     code = first.exitcode if first is not None else 1
+    if code in (130, 143):  # a worker stopped by Ctrl-C or SIGTERM after its checkpoint: it said so
+        return "", code
     return (f"internal error: training process {first.local_rank if first else '?'} exited with status {code}",
             code if code > 0 else 1)
 
