@@ -43,6 +43,14 @@ def base_tree(corpus: Path) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="session")
+def train_trees() -> Any:
+    """``write_corpus(folder)`` and ``base_tree(corpus)``, for fixtures of a wider scope."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(write_corpus=write_corpus, base_tree=base_tree)
+
+
 @pytest.fixture
 def train_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """CODEX_HOME and CODEX_RUNS_DIR under tmp_path (set in this process; returned for subprocesses)."""

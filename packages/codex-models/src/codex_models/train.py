@@ -33,16 +33,17 @@ class TrainResult:
     step: int
     metrics: dict[str, float]
     elapsed_s: float
+    signal: int | None = None
+    """The signal that stopped the run (status ``stopped``), if one did."""
 
 
 def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str | None = None,
                  progress: bool = True) -> TrainResult:
     """Train ``config`` in a run directory (a new one, or the one being resumed)."""
-    from codex_models.distributed import init_distributed
-    from codex_models.trainer import Trainer
-
     from codex_core.config.components import validate_components
     from codex_core.plugins import get_plugin_manager
+    from codex_models.distributed import init_distributed
+    from codex_models.trainer import Trainer
 
     # Unknown components and bad params fail here, before a run directory exists.
     validate_components(config, get_plugin_manager().registry, strict=True)
@@ -79,7 +80,8 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
                 handler.close()
             if dist.is_main:
                 run.unlock()
-        return TrainResult(run.path, status, trainer.state.step, dict(trainer.metrics), time.time() - started)
+        return TrainResult(run.path, status, trainer.state.step, dict(trainer.metrics), time.time() - started,
+                           signal=trainer.stop_signal)
     finally:
         dist.shutdown()
 

@@ -27,8 +27,9 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
           run_dir: str | None, nproc: int, dry_run: bool, as_json: bool) -> None:
     """Train a model. OVERRIDES are key.path=value pairs, e.g. trainer.max_steps=100.
 
-    Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits; continue
-    with --resume auto.
+    Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with status
+    130 (Ctrl-C) or 143 (SIGTERM), the run marked "stopped"; continue with --resume auto.
+    A second Ctrl-C stops at once. Errors print one line and exit with status 2.
     """
     from codex_core.config import expand_sweeps, load_config
     from codex_core.errors import CodexError
@@ -59,6 +60,8 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
         results.append((point, result))
         if int(os.environ.get("RANK", "0")) == 0 and not as_json:
             _print_result(result)
+        if result.signal:  # stopped by Ctrl-C or SIGTERM: the rest of a sweep does not start
+            break
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if as_json:
@@ -68,8 +71,9 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
         echo_json(rows if sweeps else rows[0])
     elif sweeps:
         _print_sweep_table(results)
-    if any(r.status == "stopped" and r.metrics.get("_signal") for _, r in results):
-        sys.exit(130)
+    stopped_by = next((r.signal for _, r in results if r.signal), None)
+    if stopped_by:
+        sys.exit(128 + stopped_by)  # 130 after Ctrl-C, 143 after SIGTERM, as a shell reports them
 
 
 def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, ...], name: str | None,

@@ -225,7 +225,8 @@ class Trainer:
                 self.model.train()
             stop = dist.any(stop or self._signal is not None)
             if stop and not self.stop_reason:
-                self.stop_reason = "signal" if self._signal is not None else "a plugin or early stopping asked"
+                self.stop_reason = (signal.Signals(self._signal).name if self._signal is not None
+                                    else "a plugin or early stopping asked")
             if state.step % cfg.checkpoint_every == 0 or self._limit_reached() or stop:
                 self.save_checkpoint()
             if stop:
@@ -411,6 +412,11 @@ class Trainer:
     def _restore_signal_handlers(self) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal (SIGINT, SIGTERM) that stopped the run, if one did."""
+        return self._signal
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self._signal is not None:  # a second Ctrl-C: stop now
