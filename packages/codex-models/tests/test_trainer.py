@@ -210,6 +210,15 @@ def test_resuming_with_another_global_batch_is_a_clear_error(train_config):
     assert first.status == "completed"
 
 
+def test_resuming_a_checkpoint_of_another_world_size_is_a_clear_error(train_config):
+    first = run_training(train_config(run__name="ws", trainer__max_steps=3)[1], progress=False)
+    marker = first.run / "checkpoints/step-00000003" / ckpt.MARKER
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "world_size": 2}))  # as torchrun --nproc 2 wrote
+
+    with pytest.raises(ckpt.CheckpointError, match="world_size 2, this run has 1"):
+        run_training(train_config(run__name="ws", trainer__max_steps=3)[1], resume="auto", progress=False)
+
+
 @pytest.mark.parametrize("options", [{"trainer__activation_checkpointing": True}, {"trainer__precision": "bf16"}])
 def test_activation_checkpointing_and_bf16_train_on_cpu(train_config, options):
     result = run_training(train_config(run__name="opt", trainer__max_steps=2, **options)[1], progress=False)

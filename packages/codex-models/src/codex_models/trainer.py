@@ -63,6 +63,7 @@ class Trainer:
         self.stop_reason: str | None = None
         self._signal: int | None = None
         self._bad_evals = 0
+        self._resumed_step: int | None = None
 
     # -- 1. setup ------------------------------------------------------------------------
     def setup(self) -> None:
@@ -305,10 +306,10 @@ class Trainer:
     # -- 3. checkpoints ------------------------------------------------------------------
     def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of the current step (rank 0 writes; every rank takes part in
-        gathering the state), then prune old ones. A step that already has a complete
-        checkpoint is not written again."""
-        final = self.run.checkpoints_dir / ckpt.checkpoint_name(self.state.step)
-        if self.dist.broadcast_object((final / ckpt.MARKER).is_file() if self.dist.is_main else None):
+        gathering the state), then prune old ones. The checkpoint this run resumed from is
+        not written again (a stop right after a resume); any other directory of the same
+        step (left corrupted or incomplete by an earlier attempt) is replaced."""
+        if self.state.step == self._resumed_step:
             return None
         model_state, optim_state = full_state_dicts(self.model, self.optimizer, self.cfg.distributed, self.dist)
         rng_json, rng_tensors = ckpt.capture_rng()
@@ -388,6 +389,7 @@ class Trainer:
         rank = self.dist.rank if self.dist.rank < len(rng_json) else 0
         ckpt.restore_rng(rng_json[rank], trainer_state["rng"][rank])
         self.state.step, self.state.tokens, self.state.epoch = info.step, int(meta["tokens"]), int(meta["epoch"])
+        self._resumed_step = info.step
         self.state.elapsed_s, self.state.best = float(meta["elapsed_s"]), meta.get("best")
         self._bad_evals = int(meta.get("bad_evals", 0))
         self.metrics = dict(meta.get("metrics", {}))
