@@ -138,12 +138,14 @@ def test_out_of_memory_is_one_line_and_exit_2(train_config, add_plugin, codex_cl
 def test_out_of_memory_keeps_the_checkpoint_and_marks_the_run_failed(train_config, add_plugin, tmp_path):
     from codex_core.errors import CodexError
 
-    add_plugin(Recorder(raise_at=5, error=torch.OutOfMemoryError("out of memory")))
+    recorder = Recorder(raise_at=5, error=torch.OutOfMemoryError("out of memory"))
+    add_plugin(recorder)
 
     with pytest.raises(CodexError, match="out of memory at step 5"):
         run_training(train_config(run__name="oom")[1], progress=False)
 
     run = tmp_path / "runs" / "oom"
+    assert recorder.of("end") == ["failed"]
     assert ckpt.latest_checkpoint(run / "checkpoints").step == 3
     assert json.loads((run / "manifest.json").read_text())["status"] == "failed"
 
