@@ -4,6 +4,7 @@ end with the loss curve and the weights of a run that never stopped."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -19,18 +20,19 @@ from codex_models import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
 
-STEPS = 12
+STEPS = 10
 LAST = f"checkpoints/step-{STEPS:08d}"
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory: pytest.TempPathFactory, train_trees: Any) -> dict[str, Any]:
-    """A config whose steps take long enough to be interrupted inside one (2 layers, width
-    64, 8 x 64 tokens), checkpoints every 4 steps, and the run that never stopped."""
+    """A config whose steps take long enough (~100 ms on 2 cores: 2 layers, width 64, 16 x 64
+    tokens) to be interrupted inside one, checkpoints every 4 steps, and the run that never
+    stopped."""
     root = tmp_path_factory.mktemp("resume")
     tree = train_trees.base_tree(train_trees.write_corpus(root / "corpus", n_files=16))
     tree["model"]["params"].update({"n_layer": 2, "n_embd": 64})
-    tree["trainer"].update({"max_steps": STEPS, "seq_len": 64, "micro_batch_size": 8, "checkpoint_every": 4,
+    tree["trainer"].update({"max_steps": STEPS, "seq_len": 64, "micro_batch_size": 16, "checkpoint_every": 4,
                             "eval_every": 6, "keep_last": 3})
     config = root / "run.yaml"
     config.write_text(json.dumps(tree))
@@ -92,8 +94,9 @@ def test_sigkill_in_the_middle_of_a_step_then_resume_auto_is_bit_identical(job, 
     process = train(job, "killed")
     wait_for(lambda: (run / "checkpoints/step-00000004" / ckpt.MARKER).is_file(), process)
     wait_for(lambda: any(step >= 5 for step, _ in losses(run)), process)
-    times = {r["step"]: r["time"] for r in rows(run) if "train/loss" in r["metrics"]}
-    time.sleep(max(0.0, 0.4 * (times[5] - times[4])))  # step 6 is under way
+    elapsed = [r["metrics"]["train/elapsed_s"] for r in rows(run) if "train/loss" in r["metrics"]]
+    step_time = min(b - a for a, b in itertools.pairwise(elapsed))
+    time.sleep(step_time / 2)  # step 6 is under way: its forward or backward pass
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)
 
