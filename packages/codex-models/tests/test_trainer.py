@@ -203,6 +203,22 @@ def test_a_resumed_run_drops_later_rows_and_matches_one_that_never_stopped(train
     assert csv_steps == [1, 2, 3, 4, 5, 6]
 
 
+def test_resume_auto_without_a_checkpoint_restarts_and_the_loggers_drop_the_old_rows(train_config, add_plugin, runs_io):
+    stopper = Recorder(stop_at=2)
+    add_plugin(stopper)
+    _, config = train_config(run__name="restart", trainer__checkpoint_every=100)
+    first = run_training(config, progress=False)
+    shutil.rmtree(first.run / "checkpoints/step-00000002")  # killed before any checkpoint was complete
+    stopper.stop_at = None
+
+    again = run_training(config, resume="auto", progress=False)
+
+    with open(again.run / "metrics.csv", newline="") as handle:
+        csv_steps = [int(row["step"]) for row in csv.DictReader(handle) if row["train/loss"]]
+    steps = [r["step"] for r in runs_io.metrics_rows(again.run) if "train/loss" in r["metrics"]]
+    assert (steps, csv_steps) == ([1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5, 6])
+
+
 def test_resuming_with_another_global_batch_is_a_clear_error(train_config):
     first = run_training(train_config(run__name="gb", trainer__max_steps=3)[1], progress=False)
 

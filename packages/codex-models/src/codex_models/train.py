@@ -56,7 +56,9 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
             from codex_models.progress import Progress
 
             bar = Progress(console_logger=any(ref.name == "console" for ref in config.loggers))
-        trainer = Trainer(config, run, dist, resume=str(checkpoint) if checkpoint else None, progress=bar)
+        restart = resume is not None and checkpoint is None  # --resume auto found no checkpoint
+        trainer = Trainer(config, run, dist, resume=str(checkpoint) if checkpoint else None, restart=restart,
+                          progress=bar)
         status, started = "failed", time.time()
         try:
             _mark(run, dist, "running")

@@ -54,9 +54,10 @@ class StopTraining(Exception):
 
 class Trainer:
     def __init__(self, config: RunConfig, run: RunDir, dist: Dist, *, resume: str | None = None,
-                 progress: Any = None) -> None:
+                 restart: bool = False, progress: Any = None) -> None:
         self.config, self.cfg, self.run, self.dist = config, config.trainer, run, dist
         self.resume_from = resume
+        self.restart = restart
         self.progress = progress
         self.state = TrainState(rank=dist.rank, world_size=dist.world_size)
         self.metrics: dict[str, float] = {}
@@ -150,9 +151,9 @@ class Trainer:
         """Run until a limit, a stop request or an error; returns the final status
         (``completed``, ``stopped``) or raises (status ``failed``)."""
         state, dist = self.state, self.dist
-        if self.resume_from is not None:
-            self.loggers.resume(state.step)
-        else:
+        if self.resume_from is not None or self.restart:
+            self.loggers.resume(state.step)  # a restart from step 0 drops what the loggers had too
+        if self.resume_from is None:
             self.loggers.log_params(self.config.to_dict())
         banner = self.loggers.describe() + self.events.train_start(self.run, self.config, self.base_model, state,
                                                                    self.loggers)
@@ -172,10 +173,12 @@ class Trainer:
         cfg, state, dist = self.cfg, self.state, self.dist
         batches = self.data.train_batches(dist.rank, dist.world_size)
         accum = self.data.accum_steps
-        started, logged_at, logged_tokens = time.perf_counter(), time.perf_counter(), state.tokens
+        started, logged_tokens = time.perf_counter(), state.tokens
+        busy = 0.0  # seconds in training steps (batches included; eval and checkpoints not) since the last log
         elapsed_before = state.elapsed_s
         self.model.train()
         while not self._limit_reached():
+            step_started = time.perf_counter()
             lr = lr_at(state.step, cfg, self.total_steps)
             set_lr(self.optimizer, lr)
             micro = [next(batches) for _ in range(accum)]
@@ -206,16 +209,16 @@ class Trainer:
             if not math.isfinite(train_loss):
                 raise CodexError(f"the training loss is {train_loss} at step {state.step}",
                                  hint="lower trainer.lr, enable trainer.grad_clip, or use precision fp32")
+            busy += time.perf_counter() - step_started
             if state.step % cfg.log_every == 0 or self._limit_reached():
-                now = time.perf_counter()
-                tokens_per_s = (state.tokens - logged_tokens) / max(now - logged_at, 1e-9)
+                tokens_per_s = (state.tokens - logged_tokens) / max(busy, 1e-9)
                 step_metrics.update({"train/tokens_per_s": tokens_per_s, "train/tokens": float(state.tokens),
                                      "train/elapsed_s": state.elapsed_s, "train/epoch": float(state.epoch)})
                 if self.peak_flops:
                     step_metrics["train/mfu"] = (self.flops_per_token * tokens_per_s
                                                  / (self.peak_flops * dist.world_size))
                 self._log(step_metrics)
-                logged_at, logged_tokens = now, state.tokens
+                busy, logged_tokens = 0.0, state.tokens
             self.metrics.update(step_metrics)
             if self.progress is not None and dist.is_main:
                 self.progress.update(state, self.metrics, self.total_steps, cfg)
