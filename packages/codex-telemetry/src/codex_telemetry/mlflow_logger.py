@@ -6,42 +6,41 @@ the current directory. ``mlflow`` is imported when the logger is built (extra
 ``codex-telemetry[mlflow]``); MLflow's usage telemetry is switched off unless the environment
 says otherwise (``MLFLOW_DISABLE_TELEMETRY``).
 
-All reads and writes of the store happen on one background writer thread, fed by a queue:
-``log_metrics`` returns at once and consecutive metric calls are written together with
-``log_batch``. An error on that thread is raised by the logger's next call (so
-``LoggerFanout`` disables it); what was written before stays in the store.
+All reads and writes of the store happen on one background writer thread, fed by a queue
+(:mod:`codex_telemetry.mlflow_writer`): ``log_metrics`` returns at once and consecutive metric
+calls are written together with ``log_batch``. An error on that thread is raised by the
+logger's next call (so ``LoggerFanout`` disables it); what was written before stays in the store.
 
 Resume: the MLflow run id is kept in ``<run dir>/mlflow_run.json``; a logger built for a run
 directory that has one continues that MLflow run. ``resume(step)`` deletes the metric values
 logged for later steps from the store (a sqlite/SQL store; MLflow's client has no call to
 delete metric history), so ``MlflowClient.get_metric_history`` shows each step once after the
-engine logs them again; it also sets the tag ``codex.resumed_at_step``.
+engine logs them again; it also sets the tag ``codex.resumed_at_step``. Finding, creating and
+cutting back the MLflow run is :mod:`codex_telemetry.mlflow_store`.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
-import inspect
 import json
 import logging
 import os
 import posixpath
-import queue
 import re
 import shutil
 import tempfile
-import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import ComponentError
 from codex_core.fsutil import atomic_write_json
+from codex_telemetry.mlflow_store import RUN_FILE, open_run, truncate_run
+from codex_telemetry.mlflow_writer import StoreWriter, error_gist
 from codex_telemetry.params import MLflowLoggerParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("codex.telemetry")
 
-RUN_FILE = "mlflow_run.json"
 DB_FILENAME = "mlflow.db"
 ARTIFACTS_DIRNAME = "mlflow-artifacts"
 MAX_KEY_LENGTH = 250  # MLflow's limits (mlflow.utils.validation)
@@ -112,76 +110,7 @@ def _import_mlflow() -> Any:
     return mlflow
 
 
-# -- the writer thread -------------------------------------------------------------------
-class _Job:
-    __slots__ = ("fn", "future")
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self.fn = fn
-        self.future: Future[Any] = Future()
-
-
-_STOP = object()
-
-
-class _StoreWriter(threading.Thread):
-    """The one thread that talks to the store. Items run in order: a ``_Job`` (a callable,
-    its result on a future) or a list of MLflow ``Metric`` (consecutive lists are merged and
-    written with ``log_batch``). After the first error every later job fails with it."""
-
-    def __init__(self, name: str, write_metrics: Callable[[list[Any]], None]) -> None:
-        super().__init__(name=name, daemon=True)
-        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self._write_metrics = write_metrics
-
-    def run(self) -> None:
-        carry: Any = None
-        while True:
-            item = carry if carry is not None else self.queue.get()
-            carry = None
-            if item is _STOP:
-                return
-            if isinstance(item, list):
-                batch = list(item)
-                while True:  # merge the metric lists already waiting
-                    try:
-                        following = self.queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if not isinstance(following, list):
-                        carry = following
-                        break
-                    batch += following
-                self._execute(functools.partial(self._write_metrics, batch), None)
-            else:
-                self._execute(item.fn, item.future)
-
-    def _execute(self, fn: Callable[[], Any], future: Future[Any] | None) -> None:
-        if self.error is not None:
-            if future is not None:
-                future.set_exception(self.error)
-            return
-        try:
-            result = fn()
-        except Exception as exc:
-            self.error = exc
-            if future is not None:
-                future.set_exception(exc)
-        else:
-            if future is not None:
-                future.set_result(result)
-
-    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
-        job = _Job(fn)
-        self.queue.put(job)
-        return job.future
-
-    def stop(self, timeout: float | None = None) -> None:
-        self.queue.put(_STOP)
-        self.join(timeout)
-
-
+# -- flush at interpreter exit -----------------------------------------------------------
 def _flush_at_exit(ref: weakref.ref[MLflowLogger]) -> None:
     logger = ref()
     if logger is not None and not logger.closed:
@@ -234,7 +163,7 @@ class MLflowLogger:
         self._rows: list[dict[str, Any]] = []  # what was logged here, for the loss plot
         self.closed = False
         self.resumed_run = False
-        self._writer = _StoreWriter(f"codex-mlflow-writer-{id(self):x}", self._write_metrics)
+        self._writer = StoreWriter(f"codex-mlflow-writer-{id(self):x}", self._write_metrics)
         self._writer.start()
         try:
             self.run_id, self.resumed_run = self._writer.submit(
@@ -247,7 +176,7 @@ class MLflowLogger:
                 raise
             raise ComponentError(
                 f"logger 'mlflow': cannot open the tracking store {self.tracking_uri} "
-                f"({type(exc).__name__}: {_gist(exc)})",
+                f"({type(exc).__name__}: {error_gist(exc)})",
                 hint="check params.tracking_uri and that the store is writable",
             ) from exc
         self._exit_hook = functools.partial(_flush_at_exit, weakref.ref(self))
@@ -325,55 +254,18 @@ class MLflowLogger:
     def _open_run(self, run_name: str | None) -> tuple[str, bool]:
         """Continue the run named in the run directory's RUN_FILE, else start a new one."""
         from mlflow import MlflowClient
-        from mlflow.exceptions import MlflowException
 
-        self._client = client = MlflowClient(tracking_uri=self.tracking_uri)
-        stored = self._stored_run()
-        if stored is not None:
-            try:
-                run = client.get_run(stored)
-            except MlflowException:
-                run = None
-            if run is not None and run.info.lifecycle_stage == "active":
-                client.update_run(stored, status="RUNNING")
-                self._logged_params = dict(run.data.params)
-                return stored, True
-            log.warning("mlflow logger: run %s of %s is gone; starting a new MLflow run", stored, self.run_dir)
-        experiment_id = self._experiment_id()
-        tags = {"codex.run_dir": str(self.run_dir)} if self.run_dir is not None else {}
-        tags.update(self.params.tags)
-        run = client.create_run(experiment_id, run_name=run_name, tags=tags)
-        return run.info.run_id, False
-
-    def _stored_run(self) -> str | None:
-        if self.run_dir is None:
-            return None
-        try:
-            stored = json.loads((self.run_dir / RUN_FILE).read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(stored, dict) or stored.get("tracking_uri") != self.tracking_uri:
-            return None
-        run_id = stored.get("run_id")
-        return run_id if isinstance(run_id, str) and run_id else None
-
-    def _experiment_id(self) -> str:
-        from mlflow.exceptions import MlflowException
-
-        experiment = self._client.get_experiment_by_name(self.experiment)
-        if experiment is None:
-            try:
-                return str(self._client.create_experiment(self.experiment, artifact_location=self.artifact_location))
-            except MlflowException:  # created meanwhile by another process
-                experiment = self._client.get_experiment_by_name(self.experiment)
-                if experiment is None:
-                    raise
-        if experiment.lifecycle_stage != "active":
-            raise ComponentError(
-                f"MLflow experiment {self.experiment!r} is deleted in {self.tracking_uri}",
-                hint="restore it (mlflow experiments restore) or set params.experiment to another name",
-            )
-        return str(experiment.experiment_id)
+        self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        run_id, resumed, self._logged_params = open_run(
+            self._client,
+            tracking_uri=self.tracking_uri,
+            experiment=self.experiment,
+            artifact_location=self.artifact_location,
+            run_dir=self.run_dir,
+            run_name=run_name,
+            tags=self.params.tags,
+        )
+        return run_id, resumed
 
     def _write_metrics(self, metrics: list[Any]) -> None:
         for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
@@ -410,38 +302,7 @@ class MLflowLogger:
 
     def _truncate(self, step: int) -> None:
         """Delete this run's metric values with a step after ``step`` (SQL stores)."""
-        self._client.set_tag(self.run_id, "codex.resumed_at_step", str(step))
-        store = self._client._tracking_client.store
-        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-        if not isinstance(store, SqlAlchemyStore):
-            log.warning(
-                "mlflow logger: %s cannot delete metric values; steps after %d keep their old values "
-                "next to the new ones (take the last value per step)", self.tracking_uri, step,
-            )
-            return
-        from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric
-
-        writable = "read_only" in inspect.signature(store.ManagedSessionMaker).parameters
-        with store.ManagedSessionMaker(**({"read_only": False} if writable else {})) as session:
-            session.query(SqlMetric).filter(SqlMetric.run_uuid == self.run_id, SqlMetric.step > step).delete(
-                synchronize_session=False
-            )
-            stale = session.query(SqlLatestMetric).filter(
-                SqlLatestMetric.run_uuid == self.run_id, SqlLatestMetric.step > step
-            )
-            for latest in stale.all():  # the latest value is now the one at the highest remaining step
-                best = (
-                    session.query(SqlMetric)
-                    .filter(SqlMetric.run_uuid == self.run_id, SqlMetric.key == latest.key)
-                    .order_by(SqlMetric.step.desc(), SqlMetric.timestamp.desc(), SqlMetric.value.desc())
-                    .first()
-                )
-                if best is None:
-                    session.delete(latest)
-                else:
-                    latest.value, latest.step = best.value, best.step
-                    latest.timestamp, latest.is_nan = best.timestamp, best.is_nan
+        truncate_run(self._client, self.run_id, step, self.tracking_uri)
 
     def _finish(self) -> None:
         """Upload the run directory's files and the loss plot, then end the MLflow run."""
@@ -513,7 +374,7 @@ class MLflowLogger:
 
     def _failure(self) -> str:
         error = self._writer.error
-        return f"mlflow logger: writing to {self.tracking_uri} failed ({type(error).__name__}: {_gist(error)})"
+        return f"mlflow logger: writing to {self.tracking_uri} failed ({type(error).__name__}: {error_gist(error)})"
 
     def __enter__(self) -> MLflowLogger:
         return self
@@ -525,14 +386,6 @@ class MLflowLogger:
 
     def __repr__(self) -> str:
         return f"MLflowLogger(tracking_uri={self.tracking_uri!r}, run_id={getattr(self, 'run_id', None)!r})"
-
-
-def _gist(error: BaseException | None) -> str:
-    """The telling line of an MLflow/SQLAlchemy error message (they span several lines:
-    notes, the SQL, its parameters, a link)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    telling = [line for line in lines if not line.startswith(("(raised as a result", "[SQL", "[parameters", "(Background"))]
-    return (telling or lines or [""])[0]
 
 
 def _is_number(value: Any) -> bool:
