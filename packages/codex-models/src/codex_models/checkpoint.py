@@ -257,3 +257,51 @@ def best_checkpoints(infos: Iterable[CheckpointInfo], monitor: str, mode: str) -
     valid = [(value, info) for value, info in scored if value is not None]
     sign = 1.0 if mode == "min" else -1.0
     return [info for _, info in sorted(valid, key=lambda pair: (sign * pair[0], -pair[1].step))]
+
+
+# -- model weights of a checkpoint ---------------------------------------------------------
+
+def read_model_weights(path: Path) -> dict[str, Any]:
+    """The weights of the checkpoint's model directory (the base weights, plus the LoRA
+    adapter from ``adapter/`` under peft's names)."""
+    from safetensors.torch import load_file
+
+    from codex_models.model_dir import ADAPTER_DIR
+
+    weights = dict(load_file(str(path / "model.safetensors")))
+    adapter = path / ADAPTER_DIR / "adapter_model.safetensors"
+    if adapter.is_file():
+        weights = {**weights, **{f"__adapter__.{k}": v for k, v in load_file(str(adapter)).items()}}
+    return weights
+
+
+def match_model_keys(model: Any, weights: dict[str, Any]) -> dict[str, Any]:
+    """``weights`` under the names of ``model.state_dict()``: tied weights saved once are
+    filled in, a LoRA model's base and adapter tensors are mapped back to peft's names."""
+    target = model.state_dict()
+    adapter = {k.removeprefix("__adapter__."): v for k, v in weights.items() if k.startswith("__adapter__.")}
+    base = {k: v for k, v in weights.items() if not k.startswith("__adapter__.")}
+    out: dict[str, Any] = {}
+    for key in target:
+        candidates = [key, key.replace(".base_layer.", "."), key.removeprefix("base_model.model.")]
+        candidates.append(key.removeprefix("base_model.model.").replace(".base_layer.", "."))
+        value = next((base[c] for c in candidates if c in base), None)
+        if value is None and "lora_" in key:
+            stripped = key.replace(".default.", ".")
+            value = adapter.get(stripped)
+        if value is None:
+            value = _tied(model, key, base)
+        if value is None:
+            raise CheckpointError(f"checkpoint weights have no tensor for {key}")
+        out[key] = value
+    return out
+
+
+def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
+    """The tensor a tied parameter shares (GPT-2's lm_head.weight is the token embedding)."""
+    if key.endswith("lm_head.weight"):
+        for name in ("transformer.wte.weight", "model.embed_tokens.weight"):
+            for prefix in ("", "base_model.model."):
+                if prefix + name in base or name in base:
+                    return base.get(prefix + name, base.get(name))
+    return None

@@ -102,6 +102,16 @@ class Dist:
             raise PeerError(f"rank 0 failed: {failed}")
         return build()
 
+    def all_gather_object(self, value: Any) -> list[Any]:
+        """``value`` of every rank, by rank."""
+        if not self.enabled:
+            return [value]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, value)
+        return out
+
     def any(self, flag: bool) -> bool:
         """True on every rank when ``flag`` is True on any rank (e.g. a stop request)."""
         return self.all_reduce_sum([1.0 if flag else 0.0])[0] > 0

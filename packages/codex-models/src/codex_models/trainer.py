@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import random
 import signal
 import sys
 import threading
 import time
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +33,15 @@ from codex_models.distributed import (
     unwrap,
     wrap_model,
 )
+from codex_models.numerics import (
+    clip_grad_norm,
+    cross_entropy_sum,
+    enable_activation_checkpointing,
+    flops_per_token,
+    measure_peak_flops,
+    precision_context,
+    seed_everything,
+)
 from codex_models.optim import build_optimizer, lr_at, set_lr
 from codex_models.train_data import IGNORE_INDEX, MicroBatch
 
@@ -46,10 +52,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from codex_core.runs import RunDir
 
 log = logging.getLogger("codex.train")
-
-
-class StopTraining(Exception):
-    """Raised inside the loop to end it early with status ``stopped``."""
 
 
 class Trainer:
@@ -95,16 +97,16 @@ class Trainer:
         model = self.context.build("model", self.config.model)
         self.base_model = model.to(self.device)
         if self.cfg.activation_checkpointing:
-            _enable_activation_checkpointing(model)
+            enable_activation_checkpointing(model)
         self.model = wrap_model(model, self.dist, self.cfg.distributed, self.device)
         if self.cfg.compile:
             self.model = torch.compile(self.model)  # type: ignore[assignment]
         self.optimizer = build_optimizer(model, self.cfg, self.device.type)
-        self.autocast, self.scaler = _precision(self.cfg.precision, self.device)
+        self.autocast, self.scaler = precision_context(self.cfg.precision, self.device)
         self.total_steps = self.cfg.max_steps or (
             self.cfg.max_tokens // self.data.tokens_per_step if self.cfg.max_tokens else None)
-        self.flops_per_token = _flops_per_token(unwrap(model), self.cfg.seq_len)
-        self.peak_flops = self.cfg.peak_flops or (_measure_peak_flops(self.device) if self.dist.is_main else 0.0)
+        self.flops_per_token = flops_per_token(unwrap(model), self.cfg.seq_len)
+        self.peak_flops = self.cfg.peak_flops or (measure_peak_flops(self.device) if self.dist.is_main else 0.0)
         self.eval_metrics = [self.context.build("metric", ref) for ref in self.config.metrics]
         self.loggers = self._build_loggers()
         # Per-rank dropout streams; the checkpoint records them, so a resume continues them.
@@ -190,12 +192,12 @@ class Trainer:
                 with no_sync(self.model, cfg.distributed, sync=i == accum - 1):
                     with self.autocast:
                         logits = self._forward(mb)
-                        loss = _cross_entropy_sum(logits, mb.targets.to(self.device)) / n_targets
+                        loss = cross_entropy_sum(logits, mb.targets.to(self.device)) / n_targets
                     # DDP/FSDP average gradients over ranks; scale up so the mean is the sum.
                     self.scaler.scale(loss * dist.world_size).backward()
                 loss_sum += float(loss.detach())
             self.scaler.unscale_(self.optimizer)
-            grad_norm = _clip(self.model, cfg.grad_clip)
+            grad_norm = clip_grad_norm(self.model, cfg.grad_clip)
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
@@ -270,7 +272,7 @@ class Trainer:
             for mb in batches:
                 logits = self._forward(mb)
                 targets = mb.targets.to(self.device)
-                loss_sum += float(_cross_entropy_sum(logits, targets))
+                loss_sum += float(cross_entropy_sum(logits, targets))
                 count += mb.n_targets
                 if self.eval_metrics:
                     keep = targets != IGNORE_INDEX
@@ -316,7 +318,7 @@ class Trainer:
             return None
         model_state, optim_state = full_state_dicts(self.model, self.optimizer, self.cfg.distributed, self.dist)
         rng_json, rng_tensors = ckpt.capture_rng()
-        all_rng = _gather(self.dist, (rng_json, rng_tensors))
+        all_rng = self.dist.all_gather_object((rng_json, rng_tensors))
         path = None
         if self.dist.is_main:
             trainer_state = {"optimizer": optim_state, "scaler": self.scaler.state_dict(),
@@ -372,8 +374,6 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> None:
         """Restore weights, optimizer, scaler, RNGs, data position and counters from a
         verified checkpoint; a checkpoint of another world size or global batch is an error."""
-        from safetensors.torch import load_file
-
         info = ckpt.read_info(path, verify=True)
         meta = info.meta
         for name, now in (("world_size", self.dist.world_size), ("global_batch", self.data.global_batch)):
@@ -381,9 +381,9 @@ class Trainer:
                 raise ckpt.CheckpointError(
                     f"checkpoint {path} was written with {name} {meta.get(name)}, this run has {now}",
                     hint="resume with the same number of processes and global batch size")
-        weights = _read_model_weights(path, load_file)
+        weights = ckpt.read_model_weights(path)
         trainer_state = ckpt.load_trainer_state(path)
-        model_state = _match_keys(unwrap(self.model), weights)
+        model_state = ckpt.match_model_keys(unwrap(self.model), weights)
         load_full_state_dicts(self.model, self.optimizer, model_state, trainer_state["optimizer"],
                               self.cfg.distributed, self.dist)
         self.scaler.load_state_dict(trainer_state["scaler"])
@@ -433,154 +433,3 @@ class Trainer:
 
     def _say(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
-
-
-# -- helpers ----------------------------------------------------------------------------
-def seed_everything(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def _enable_activation_checkpointing(model: Any) -> None:
-    """Recompute each layer's activations in backward (transformers' API; the older name
-    where the newer one is missing)."""
-    kwargs = {"use_reentrant": False}
-    if hasattr(model, "activation_checkpointing_enable"):
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
-    elif hasattr(model, "gradient_checkpointing_enable"):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
-    else:
-        raise CodexError(f"activation_checkpointing: {type(model).__name__} does not support it",
-                         hint="set trainer.activation_checkpointing=false")
-
-
-def _precision(precision: str, device: torch.device) -> tuple[AbstractContextManager[Any], Any]:
-    import torch
-
-    if precision == "fp32":
-        return nullcontext(), torch.amp.GradScaler(device.type, enabled=False)
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise CodexError("precision bf16: this GPU does not support bf16", hint="use precision fp16 or fp32")
-    if precision == "fp16" and device.type != "cuda":
-        raise CodexError(f"precision fp16 needs a CUDA device (this run uses {device.type})",
-                         hint="use precision bf16 or fp32")
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    return torch.autocast(device_type=device.type, dtype=dtype), scaler
-
-
-def _cross_entropy_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    import torch.nn.functional as F
-
-    return F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), targets.reshape(-1),
-                           ignore_index=IGNORE_INDEX, reduction="sum")
-
-
-def _clip(model: torch.nn.Module, max_norm: float | None) -> float:
-    import torch
-
-    params = [p for p in model.parameters() if p.grad is not None]
-    if max_norm is None:
-        norms = [p.grad.detach().float().norm() for p in params]  # type: ignore[union-attr]
-        total = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.zeros(())
-    else:
-        total = torch.nn.utils.clip_grad_norm_(params, max_norm)
-    if hasattr(total, "full_tensor"):  # a DTensor under FSDP
-        total = total.full_tensor()
-    return float(total)
-
-
-def _flops_per_token(model: Any, seq_len: int) -> float:
-    """Training FLOPs per token: 6N + 12 L H Q T (PaLM appendix B; N = parameters without
-    the embeddings, L layers, H heads, Q head size, T context)."""
-    config = getattr(model, "config", None)
-    n_params = sum(p.numel() for p in model.parameters())
-    embed = getattr(model, "get_input_embeddings", lambda: None)()
-    if embed is not None:
-        n_params -= embed.weight.numel() if not getattr(config, "tie_word_embeddings", True) else 0
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0)
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0)
-    return float(6 * n_params + 12 * layers * heads * (hidden // max(heads, 1)) * seq_len)
-
-
-def _measure_peak_flops(device: torch.device) -> float:
-    """Dense fp32 (bf16 on CUDA) matmul FLOP/s on this device: the MFU denominator."""
-    import torch
-
-    n = 1024 if device.type == "cpu" else 8192
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    a = torch.randn(n, n, device=device, dtype=dtype, generator=None)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    repeats, start = 5, time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n**3 * repeats / (time.perf_counter() - start)
-
-
-def _gather(dist: Dist, value: Any) -> list[Any]:
-    if not dist.enabled:
-        return [value]
-    import torch.distributed as tdist
-
-    out: list[Any] = [None] * dist.world_size
-    tdist.all_gather_object(out, value)
-    return out
-
-
-def _read_model_weights(path: Path, load_file: Any) -> dict[str, Any]:
-    """The weights of the checkpoint's model directory (the base weights, plus the LoRA
-    adapter from ``adapter/`` under peft's names)."""
-    from codex_models.model_dir import ADAPTER_DIR
-
-    weights = dict(load_file(str(path / "model.safetensors")))
-    adapter = path / ADAPTER_DIR / "adapter_model.safetensors"
-    if adapter.is_file():
-        weights = {**weights, **{f"__adapter__.{k}": v for k, v in load_file(str(adapter)).items()}}
-    return weights
-
-
-def _match_keys(model: Any, weights: dict[str, Any]) -> dict[str, Any]:
-    """``weights`` under the names of ``model.state_dict()``: tied weights saved once are
-    filled in, a LoRA model's base and adapter tensors are mapped back to peft's names."""
-    target = model.state_dict()
-    adapter = {k.removeprefix("__adapter__."): v for k, v in weights.items() if k.startswith("__adapter__.")}
-    base = {k: v for k, v in weights.items() if not k.startswith("__adapter__.")}
-    out: dict[str, Any] = {}
-    for key in target:
-        candidates = [key, key.replace(".base_layer.", "."), key.removeprefix("base_model.model.")]
-        candidates.append(key.removeprefix("base_model.model.").replace(".base_layer.", "."))
-        value = next((base[c] for c in candidates if c in base), None)
-        if value is None and "lora_" in key:
-            stripped = key.replace(".default.", ".")
-            value = adapter.get(stripped)
-        if value is None:
-            value = _tied(model, key, base)
-        if value is None:
-            raise ckpt.CheckpointError(f"checkpoint weights have no tensor for {key}")
-        out[key] = value
-    return out
-
-
-def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
-    """The tensor a tied parameter shares (GPT-2's lm_head.weight is the token embedding)."""
-    if key.endswith("lm_head.weight"):
-        for name in ("transformer.wte.weight", "model.embed_tokens.weight"):
-            for prefix in ("", "base_model.model."):
-                if prefix + name in base or name in base:
-                    return base.get(prefix + name, base.get(name))
-    return None
-
-
-def os_cpu_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
