@@ -162,7 +162,7 @@ def test_config_diff_lists_changed_keys(codex, tmp_path):
 
     result = codex("config", "diff", "default", str(other), "--json")
 
-    assert json.loads(result.stdout) == [{"key": "trainer.lr", "a": 0.001, "b": 0.002, "change": "changed"}]
+    assert json.loads(result.stdout) == [{"key": "trainer.lr", "a": 0.003, "b": 0.002, "change": "changed"}]
 
 
 def test_runs_list_show_and_rm(codex, tmp_path):

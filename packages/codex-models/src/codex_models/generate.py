@@ -140,6 +140,7 @@ def generate(
     seed: int | None = None,
     stop_at_eos: bool = True,
     on_text: Callable[[str], None] | None = None,
+    heal_whitespace: bool = False,
 ) -> GenerationResult:
     """Continue ``prompt`` with ``model`` (a causal LM: ``model(input_ids=..., cache=...,
     use_cache=True)`` returns ``.logits`` and ``.cache``; ``past_key_values`` in older
@@ -156,6 +157,11 @@ def generate(
     ``torch.Generator`` seeded from ``seed`` (on the cpu, so the global RNG is untouched).
     Ids past the tokenizer's vocabulary are never drawn. ``on_text`` receives the text as
     it becomes final (see :class:`StreamDecoder`); the chunks join to ``result.text``.
+
+    ``heal_whitespace``: when the prompt's last token is whitespace only (``"def "`` ends in
+    a lone ``" "`` with byte-level BPE, which in training text is followed by more space, not
+    by a name), that token is taken back and the first sampled token must start with its
+    text (``" name"``); ``result.text`` is still what follows the prompt as given.
     """
     import torch
 
@@ -168,6 +174,11 @@ def generate(
         log.warning("the prompt has %d tokens, more than the model's context of %d allows; "
                     "the first %d are dropped", len(prompt_ids), context, truncated)
         prompt_ids = prompt_ids[truncated:]
+    healed, first_ids = "", None
+    if heal_whitespace and len(prompt_ids) > 1:
+        healed, first_ids = _heal(tokenizer, prompt_ids[-1])
+        if first_ids:
+            prompt_ids = prompt_ids[:-1]
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -176,7 +187,13 @@ def generate(
     stream = StreamDecoder(tokenizer, prompt_ids)
     chunks: list[str] = []
 
+    skip = len(healed) if first_ids else 0  # the healed prompt text comes back first: not new text
+
     def emit(text: str) -> None:
+        nonlocal skip
+        if skip and text:
+            cut = min(skip, len(text))
+            text, skip = text[cut:], skip - cut
         if text:
             chunks.append(text)
             if on_text is not None:
@@ -196,7 +213,12 @@ def generate(
                 break
             out = model(input_ids=inputs, **{cache_name: cache}, use_cache=True)
             cache = getattr(out, cache_name)
-            next_id = _next_token(out.logits[0, -1], vocab_size, temperature, top_k, top_p, generator)
+            logits = out.logits[0, -1]
+            if first_ids and not new_ids:
+                keep = torch.full_like(logits, float("-inf"))
+                keep[first_ids] = 0.0
+                logits = logits + keep
+            next_id = _next_token(logits, vocab_size, temperature, top_k, top_p, generator)
             if next_id in eos_ids:
                 stop_reason = "eos"
                 break
@@ -231,6 +253,15 @@ def _next_token(logits: torch.Tensor, vocab_size: int, temperature: float, top_k
         logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
     probs = torch.softmax(logits, dim=-1).cpu()
     return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _heal(tokenizer: Tokenizer, last_id: int) -> tuple[str, list[int]]:
+    """The text of ``last_id`` and the ids whose text starts with it, when that text is
+    whitespace only (else ``("", [])``)."""
+    text = tokenizer.decode([last_id])
+    if not text or text.strip():
+        return "", []
+    return text, [i for i in range(int(tokenizer.vocab_size)) if tokenizer.decode([i]).startswith(text)]
 
 
 def _encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:

@@ -19,7 +19,7 @@ from codex_models.run_checkpoint import model_source, run_options
 @click.option("--model", "model_dir", metavar="DIR", help="A model directory (weights, config and tokenizer.json).")
 @run_options
 @click.argument("prompt", required=False)
-@click.option("--max-new-tokens", type=int, default=64, show_default=True, help="Most tokens to add.")
+@click.option("--max-new-tokens", type=int, default=128, show_default=True, help="Most tokens to add.")
 @click.option("--temperature", type=float, default=1.0, show_default=True,
               help="Divides the logits; 0 takes the most likely token (greedy).")
 @click.option("--top-k", type=int, help="Sample from the K most likely tokens only.")
@@ -27,14 +27,18 @@ from codex_models.run_checkpoint import model_source, run_options
 @click.option("--seed", type=int, help="Seed of the sampling (the same seed gives the same text); default: random.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
+@click.option("--no-heal", is_flag=True,
+              help="Keep a prompt's trailing whitespace token as it is (by default the first new token must "
+                   "start with it instead, as a name follows 'def ' in training text).")
 @click.option("--no-stream", is_flag=True, help="Print the text when it is complete instead of as it comes.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {prompt, text, prompt_tokens, new_tokens, new_ids, stop_reason, seed, truncated} as JSON.")
-def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str | None, prompt: str | None, max_new_tokens: int, temperature: float, top_k: int | None,
-             top_p: float | None, seed: int | None, device: str, dtype: str, no_stream: bool, as_json: bool) -> None:
+def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str | None, prompt: str | None,
+             max_new_tokens: int, temperature: float, top_k: int | None, top_p: float | None, seed: int | None,
+             device: str, dtype: str, no_heal: bool, no_stream: bool, as_json: bool) -> None:
     """Continue PROMPT with the model in --model DIR (or a checkpoint of --run RUN, see
-    --which); PROMPT `-` reads it from stdin (one
-    trailing newline dropped), no PROMPT starts from the beginning of a document.
+    --which); PROMPT `-` reads it from stdin (one trailing newline dropped), no PROMPT
+    starts from the beginning of a document.
 
     Prints the prompt, then the continuation as it is sampled. It stops at the tokenizer's
     end-of-sequence token, after --max-new-tokens, or at the model's context length.
@@ -59,7 +63,7 @@ def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str |
     if stream:
         click.echo(prompt, nl=False)
     result = run_generate(model, tokenizer, prompt, max_new_tokens=max_new_tokens, temperature=temperature,
-                          top_k=top_k, top_p=top_p, seed=seed,
+                          top_k=top_k, top_p=top_p, seed=seed, heal_whitespace=not no_heal,
                           on_text=(lambda text: click.echo(text, nl=False)) if stream else None)
     logging.getLogger("codex").info("stopped at %s; sampled with seed %d", result.stop_reason, result.seed)
     if as_json:
