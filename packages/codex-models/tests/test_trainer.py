@@ -282,3 +282,18 @@ def runs_io_weights(path: Path) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     return load_file(str(path / "model.safetensors"))
+
+
+def test_a_run_directory_in_use_by_another_run_is_refused_and_left_alone(train_config):
+    from codex_core.errors import CodexError
+    from codex_core.runs import RunDir
+
+    first = run_training(train_config(run__name="busy", trainer__max_steps=3)[1], progress=False)
+    holder = RunDir(first.run).lock()  # as a second `codex train` of this run would hold it
+    before = (first.run / "metrics.ndjson").read_text()
+    try:
+        with pytest.raises(CodexError, match="in use by another process"):
+            run_training(train_config(run__name="busy", trainer__max_steps=6)[1], resume="auto", progress=False)
+    finally:
+        holder.unlock()
+    assert (first.run / "metrics.ndjson").read_text() == before
