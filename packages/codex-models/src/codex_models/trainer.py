@@ -222,13 +222,13 @@ class Trainer:
                 self._log(step_metrics)
                 busy, logged_tokens = 0.0, state.tokens
             self.metrics.update(step_metrics)
-            if self.progress is not None and dist.is_main:
-                self.progress.update(state, self.metrics, self.total_steps, cfg)
             stop = self.events.step_end(self.run, state, step_metrics)
 
             if state.step % cfg.eval_every == 0 or (self._limit_reached() and self.data_has_val()):
                 stop |= self.evaluate()
                 self.model.train()
+            if self.progress is not None and dist.is_main:
+                self.progress.update(state, self.metrics, self.total_steps, cfg)
             stop = dist.any(stop or self._signal is not None)
             if stop and not self.stop_reason:
                 self.stop_reason = (signal.Signals(self._signal).name if self._signal is not None
