@@ -20,10 +20,11 @@ from codex_models.run_checkpoint import model_source, run_options
 @run_options
 @click.argument("prompt", required=False)
 @click.option("--max-new-tokens", type=int, default=128, show_default=True, help="Most tokens to add.")
-@click.option("--temperature", type=float, default=1.0, show_default=True,
-              help="Divides the logits; 0 takes the most likely token (greedy).")
+@click.option("--temperature", type=float, default=0.9, show_default=True,
+              help="Divides the logits; 0 takes the most likely token (greedy), 1 the model's distribution.")
 @click.option("--top-k", type=int, help="Sample from the K most likely tokens only.")
-@click.option("--top-p", type=float, help="Sample from the smallest set of tokens whose probabilities add up to P.")
+@click.option("--top-p", type=float, default=0.95, show_default=True,
+              help="Sample from the smallest set of tokens whose probabilities add up to P (1: all tokens).")
 @click.option("--seed", type=int, help="Seed of the sampling (the same seed gives the same text); default: random.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
