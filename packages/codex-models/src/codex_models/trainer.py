@@ -197,7 +197,9 @@ class Trainer:
                     self.scaler.scale(loss * dist.world_size).backward()
                 loss_sum += float(loss.detach())
             self.scaler.unscale_(self.optimizer)
-            grad_norm = clip_grad_norm(self.model, cfg.grad_clip)
+            # Without clipping the norm is only needed for the log: skip the pass over the grads otherwise.
+            logging_step = (state.step + 1) % cfg.log_every == 0
+            grad_norm = clip_grad_norm(self.model, cfg.grad_clip) if cfg.grad_clip or logging_step else None
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad(set_to_none=True)
@@ -207,7 +209,9 @@ class Trainer:
             state.epoch = self.data.state_dict()["epoch"]
             state.elapsed_s = elapsed_before + time.perf_counter() - started
             train_loss = dist.all_reduce_sum([loss_sum])[0]
-            step_metrics = {"train/loss": train_loss, "train/lr": lr, "train/grad_norm": grad_norm}
+            step_metrics = {"train/loss": train_loss, "train/lr": lr}
+            if grad_norm is not None:
+                step_metrics["train/grad_norm"] = grad_norm
             if not math.isfinite(train_loss):
                 raise CodexError(f"the training loss is {train_loss} at step {state.step}",
                                  hint="lower trainer.lr, enable trainer.grad_clip, or use precision fp32")
