@@ -17,7 +17,7 @@ def test_the_entry_point_registers_gpt2_llama_hf_local_and_exact_match(codex_ins
 def test_the_default_run_config_model_params_validate(codex_installed_registry: Registry) -> None:
     ref = load_config().config.model
     params = codex_installed_registry.get("model", ref.name).validate_params(ref.params)
-    assert (params.n_layer, params.n_head, params.n_embd) == (2, 2, 64)
+    assert (params.n_layer, params.n_head, params.n_embd) == (3, 4, 96)
 
 
 def test_default_vocab_size_matches_the_default_char_tokenizer(codex_installed_registry: Registry) -> None:
