@@ -35,6 +35,12 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 whether the device exists on this machine is checked when the model is built)."""
 
 
+def _check_device(value: str) -> str:
+    if not DEVICE_PATTERN.fullmatch(value):
+        raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N (N a number) or mps")
+    return value
+
+
 class LoRAParams(BaseModel):
     """LoRA adapters (through ``peft``) applied when the model is built: only the adapters
     train, the base weights are frozen."""
@@ -100,12 +106,7 @@ class _PresetParams(BaseModel):
         preset(cls.family, value)  # a ValueError with a did-you-mean for an unknown name
         return value
 
-    @field_validator("device")
-    @classmethod
-    def _device_form(cls, value: str) -> str:
-        if not DEVICE_PATTERN.fullmatch(value):
-            raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N (N a number) or mps")
-        return value
+    _device_form = field_validator("device")(classmethod(lambda cls, value: _check_device(value)))
 
     @field_validator("pad_token_id", "bos_token_id", "eos_token_id", check_fields=False)
     @classmethod
@@ -239,12 +240,7 @@ class HFLocalParams(BaseModel):
     device: str = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
     lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
 
-    @field_validator("device")
-    @classmethod
-    def _device_form(cls, value: str) -> str:
-        if not DEVICE_PATTERN.fullmatch(value):
-            raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N (N a number) or mps")
-        return value
+    _device_form = field_validator("device")(classmethod(lambda cls, value: _check_device(value)))
 
 
 class ExactMatchParams(BaseModel):
