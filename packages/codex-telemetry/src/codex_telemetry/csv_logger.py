@@ -6,11 +6,11 @@ import csv
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import ComponentError
 from codex_core.fsutil import atomic_write, atomic_write_json
+from codex_telemetry._closing import Closing
 from codex_telemetry.params import CSVLoggerParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,7 +32,7 @@ def _step_of(row: Mapping[str, str]) -> float:
         return float("nan")  # a foreign row: NaN compares false, so resume drops it
 
 
-class CSVLogger:
+class CSVLogger(Closing):
     """Logs metrics to a CSV file (implements ``codex_core.protocols.Logger``).
 
     Columns are ``step`` then each metric name in the order first seen; every
@@ -140,14 +140,6 @@ class CSVLogger:
         if self._closed:
             raise ValueError(f"csv logger for {self.path} is closed")
 
-    # -- context manager --------------------------------------------------------------
-    def __enter__(self) -> CSVLogger:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"CSVLogger(path={str(self.path)!r})"

@@ -34,11 +34,11 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import ComponentError
 from codex_core.fsutil import atomic_write_json
+from codex_telemetry._closing import Closing
 from codex_telemetry.mlflow_store import RUN_FILE, open_run, truncate_run
 from codex_telemetry.mlflow_writer import StoreWriter, error_gist
 from codex_telemetry.params import MLflowLoggerParams
@@ -121,7 +121,7 @@ def _flush_at_exit(ref: weakref.ref[MLflowLogger]) -> None:
 
 
 # -- the logger ---------------------------------------------------------------------------
-class MLflowLogger:
+class MLflowLogger(Closing):
     """Logs to an MLflow run (implements ``codex_core.protocols.Logger``).
 
     * ``log_params``: the nested config flattened to dotted keys (``trainer.lr``). MLflow
@@ -376,13 +376,6 @@ class MLflowLogger:
         error = self._writer.error
         return f"mlflow logger: writing to {self.tracking_uri} failed ({type(error).__name__}: {error_gist(error)})"
 
-    def __enter__(self) -> MLflowLogger:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"MLflowLogger(tracking_uri={self.tracking_uri!r}, run_id={getattr(self, 'run_id', None)!r})"

@@ -11,10 +11,10 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import ComponentError
+from codex_telemetry._closing import Closing
 from codex_telemetry.params import TensorBoardLoggerParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +36,7 @@ def _import_tensorboard() -> tuple[Any, Any, Any]:
     return EventFileWriter, event_pb2, summary_pb2
 
 
-class TensorBoardLogger:
+class TensorBoardLogger(Closing):
     """Logs metrics as TensorBoard scalars (implements ``codex_core.protocols.Logger``).
 
     Each ``log_metrics`` call is one event whose scalars are tagged with the metric names
@@ -126,13 +126,6 @@ class TensorBoardLogger:
         if self._closed:
             raise ValueError(f"tensorboard logger for {self.log_dir} is closed")
 
-    def __enter__(self) -> TensorBoardLogger:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"TensorBoardLogger(log_dir={str(self.log_dir)!r})"
