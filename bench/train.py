@@ -31,13 +31,13 @@ from ``run_training`` to the first step, and to the ``train_start`` hook.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -55,24 +55,14 @@ KINDS = ("reference", "codex", "hf", "compile")
 
 # -- the corpus, tokenizer, config and token cache (once) ---------------------------------
 def copy_corpus(target: Path, limit: int) -> list[str]:
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    skip = {"test", "tests", "site-packages", "idle_test"}
-    texts, size = [], 0
-    for path in sorted(stdlib.rglob("*.py")):
-        if skip & set(path.relative_to(stdlib).parts):
-            continue
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            continue
-        rel = target / path.relative_to(stdlib)
-        rel.parent.mkdir(parents=True, exist_ok=True)
-        rel.write_text(text, encoding="utf-8")
-        texts.append(text)
-        size += len(text.encode("utf-8"))
-        if size >= limit:
-            break
-    return texts
+    """The same stdlib corpus bench/data.py uses (its ``copy_corpus``, loaded by path:
+    bench/ is not on sys.path)."""
+    loader = importlib.util.spec_from_file_location("_bench_data", HERE / "data.py")
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    texts, _ = module.copy_corpus(target, limit)
+    return list(texts)
 
 
 def write_config(path: Path, work: Path, *, n_layer: int, n_head: int, n_embd: int, n_positions: int,
@@ -187,7 +177,6 @@ def codex_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def hf_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    import importlib.util
 
     import torch
     from torch.utils.data import IterableDataset
