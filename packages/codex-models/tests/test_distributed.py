@@ -202,3 +202,62 @@ def test_an_error_on_rank_zero_stops_every_rank_and_prints_once(workspace: Path)
     assert errors == ["error: global_batch (6) must be a multiple of micro_batch x world_size (2 x 2)"], \
         result.stderr
     assert "Traceback" not in result.stderr
+
+
+END_PROCESS = """
+import atexit, logging, sys
+from codex_models.distributed import end_process
+atexit.register(lambda: print("finalized"))
+log = logging.getLogger("codex")
+log.addHandler(logging.FileHandler(sys.argv[1], encoding="utf-8"))
+log.warning("written to the log")
+print("buffered", end="")
+print("to stderr", end="", file=sys.stderr)
+end_process(3)
+"""
+
+
+def test_end_process_flushes_output_and_skips_interpreter_finalization(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    result = subprocess.run([sys.executable, "-c", END_PROCESS, str(log)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 3
+    assert result.stdout == "buffered"  # flushed, and the atexit handler never ran
+    assert result.stderr == "to stderr"
+    assert log.read_text(encoding="utf-8") == "written to the log\n"
+
+
+# Loaded by every Python process started with this folder on PYTHONPATH: records that the
+# process started and, from an atexit handler, that the interpreter was finalized.
+SITECUSTOMIZE = """
+import atexit, os
+from pathlib import Path
+_who = "rank-" + os.environ["RANK"] if "RANK" in os.environ else "launcher"
+_marks = Path(os.environ["CODEX_TEST_MARKS"])
+(_marks / ("started-" + _who)).touch()
+atexit.register(lambda: (_marks / ("finalized-" + _who)).touch())
+"""
+
+
+@pytest.mark.slow
+def test_training_processes_exit_without_finalizing_the_interpreter(workspace: Path, tmp_path: Path) -> None:
+    # Gloo's threads may still release the last collective's work when a process ends; during
+    # interpreter finalization that aborts the process (status -6) after a successful run.
+    # The workers therefore end without finalization; the launcher finalizes as usual.
+    site, marks = tmp_path / "site", tmp_path / "marks"
+    site.mkdir()
+    marks.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
+    env = {**os.environ, "CODEX_HOME": str(workspace / "home"), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           "CODEX_TEST_MARKS": str(marks)}
+    command = [sys.executable, "-m", "codex_core", "train", "-c", str(workspace / "run.yaml"),
+               f"run.runs_dir={workspace / 'runs'}", "run.name=exits", "trainer.distributed=fsdp",
+               "trainer.max_steps=2", "--nproc", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in marks.iterdir()) == [
+        "finalized-launcher", "started-launcher", "started-rank-0", "started-rank-1"]
+    manifest = json.loads((workspace / "runs" / "exits" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "completed"

@@ -15,13 +15,14 @@ error once.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import tempfile
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from codex_core.errors import CodexError
 
@@ -150,8 +151,6 @@ def launch(nproc: int, args: list[str]) -> int:
     ``OMP_NUM_THREADS`` defaults to the CPU cores divided among the processes. The workers run
     in their own sessions: torchrun's agent passes Ctrl-C or SIGTERM on to them (they finish
     the step and write a checkpoint; it waits up to 30 s), and the status is 128 + the signal."""
-    import logging
-
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -202,11 +201,18 @@ def _worker_error(errors: Path, failures: dict[int, Any]) -> tuple[str, int]:
             code if code > 0 else 1)
 
 
-def worker_main(args: list[str]) -> None:
+def worker_main(args: list[str]) -> NoReturn:
     """The entry point of one training process (``python -m codex_models.train ARGS``):
     ``codex train ARGS``. Started by :func:`launch`, it writes its error (one line, exit
     status) to the launcher's folder instead of printing it; started by a plain torchrun,
-    it prints it like ``codex`` does."""
+    it prints it like ``codex`` does. One of several processes ends with :func:`end_process`."""
+    code = _run_worker(args)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        end_process(code)
+    sys.exit(code)
+
+
+def _run_worker(args: list[str]) -> int:
     import click
 
     from codex_core.cli import main as codex_main
@@ -214,19 +220,24 @@ def worker_main(args: list[str]) -> None:
 
     errors = os.environ.get(ERRORS_ENV)
     if not errors:
-        codex_main(["train", *args])
-        return
+        try:
+            codex_main(["train", *args])
+        except SystemExit as exc:
+            return _exit_status(exc.code)
+        return 0
     setup_logging(0, 0)
     rank = int(os.environ.get("RANK", "0"))
     try:
         cli.main(args=["train", *args], prog_name="codex", standalone_mode=False)
-        return
+        return 0
     except CodexError as exc:
         report = {"line": f"error: {exc}", "code": exc.exit_code, "user": True, "peer": isinstance(exc, PeerError)}
     except click.ClickException as exc:
         report = {"line": f"error: {exc.format_message()}", "code": exc.exit_code, "user": True, "peer": False}
     except KeyboardInterrupt:
         report = {"line": "Interrupted.", "code": 130, "user": False, "peer": False}
+    except SystemExit as exc:  # the run stopped by a signal: it said so, and exits 130/143
+        return _exit_status(exc.code)
     except Exception as exc:
         if os.environ.get("CODEX_DEBUG", "") not in ("", "0"):
             import traceback
@@ -235,7 +246,37 @@ def worker_main(args: list[str]) -> None:
         report = {"line": f"internal error: {type(exc).__name__}: {exc} (run with CODEX_DEBUG=1 for the traceback, "
                           "and report it with that output)", "code": 1, "user": False, "peer": False}
     (Path(errors) / f"rank-{rank}.json").write_text(json.dumps({**report, "rank": rank}), encoding="utf-8")
-    sys.exit(report["code"])
+    return int(report["code"])
+
+
+def _exit_status(code: object) -> int:
+    """The status ``sys.exit(code)`` would give."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def end_process(code: int) -> NoReturn:
+    """Exit a training process with ``code`` once its work is done, without finalizing the
+    interpreter.
+
+    Gloo runs collectives on its own threads, and a thread may still be releasing the last
+    collective's work, whose tensors refer to Python objects, after the main thread has moved
+    on. If the interpreter is finalizing by then, that thread cannot take the GIL and the
+    process aborts ("terminate called without an active exception", exit status -6) after a
+    run that succeeded. Destroying the process group does not stop those threads while FSDP's
+    and DTensor's caches still hold it. Everything the run writes is closed before this is
+    called; here logging and the standard streams are flushed, then the process ends."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            continue  # the reader went away or the stream is closed: as for ``codex`` itself, not an error
+    os._exit(code)
 
 
 def wrap_model(model: torch.nn.Module, dist_ctx: Dist, strategy: Strategy, device: torch.device) -> torch.nn.Module:
