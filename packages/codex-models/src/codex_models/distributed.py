@@ -19,7 +19,8 @@ import logging
 import os
 import sys
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
@@ -157,10 +158,8 @@ def launch(nproc: int, args: list[str]) -> int:
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
-    elastic = logging.getLogger("torch.distributed.elastic")
-    level = elastic.level
-    elastic.setLevel(logging.CRITICAL)  # the agent's own report of a failed worker: we print one line
-    with tempfile.TemporaryDirectory(prefix="codex-dist-") as errors:
+    # The agent's own reports (a failed worker, a signal received): codex prints one line.
+    with _quiet_loggers("torch.distributed.elastic"), tempfile.TemporaryDirectory(prefix="codex-dist-") as errors:
         os.environ[ERRORS_ENV] = errors
         config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=f"codex-{os.getpid()}",
                               rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
@@ -176,7 +175,22 @@ def launch(nproc: int, args: list[str]) -> int:
             return 128 + int(exc.sigval)
         finally:
             os.environ.pop(ERRORS_ENV, None)
-            elastic.setLevel(level)
+
+
+@contextmanager
+def _quiet_loggers(prefix: str) -> Iterator[None]:
+    """Logger ``prefix`` and every logger below it that exists now at level CRITICAL for
+    the block (torch's elastic modules set their own loggers' levels, so the parent's level
+    alone does not reach them)."""
+    names = [prefix, *(n for n in logging.Logger.manager.loggerDict if n.startswith(prefix + "."))]
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def _worker_error(errors: Path, failures: dict[int, Any]) -> tuple[str, int]:
