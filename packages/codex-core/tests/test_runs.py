@@ -13,7 +13,7 @@ import time
 import pytest
 
 from codex_core.errors import RunDirError
-from codex_core.fsutil import atomic_write
+from codex_core.fsutil import FileLock, atomic_write
 from codex_core.runs import RunDir, list_runs, resolve_run
 
 
@@ -48,6 +48,37 @@ def test_a_second_process_cannot_take_the_lock_and_is_told_the_holder_pid(tmp_pa
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_waiting_lock_says_who_holds_it_and_gets_it_when_they_let_go(tmp_path):
+    lock_path, release = tmp_path / ".cache.lock", tmp_path / "release"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import pathlib, time
+            from codex_core.fsutil import FileLock
+            with FileLock({str(lock_path)!r}):
+                print("locked", flush=True)
+                while not pathlib.Path({str(release)!r}).exists():
+                    time.sleep(0.01)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    told: list[str] = []
+
+    def wait(who: str) -> None:
+        told.append(who)
+        release.touch()  # the holder lets go only now that this process waits
+
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with FileLock(lock_path, what="token cache", wait=wait):
+            assert holder.wait(timeout=60) == 0  # it released the lock before this one was granted
+            assert json.loads(lock_path.read_text())["pid"] == os.getpid()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert len(told) == 1 and told[0].startswith(f"pid {holder.pid} on ")
+    assert not FileLock(lock_path).is_locked()
 
 
 def test_the_lock_is_released_when_the_holder_dies(tmp_path):

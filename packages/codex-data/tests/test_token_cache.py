@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import FileLock
 from codex_core.protocols import Document, Encoding, Tokenizer
 from codex_data.token_cache import build_cache, cache_key, ensure_cache, load_cache
 
@@ -217,6 +221,31 @@ def test_ensure_reuses_a_matching_cache_without_reading_documents(tmp_path: Path
     cache = ensure_cache(unread(), ByteTokenizer(), tmp_path / "c", **inputs())
 
     assert not cache.built and stamp(tmp_path / "c") == before
+
+
+def test_two_builders_at_once_take_turns_one_builds_the_other_reuses(tmp_path: Path, caplog: Any) -> None:
+    # Two runs started together want the same cache: the second waits for the first's lock
+    # and then reuses the cache instead of building and replacing it under the first's feet.
+    caplog.set_level(logging.INFO, logger="codex")
+    results: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        results[name] = ensure(tmp_path / "c")
+
+    with FileLock(tmp_path / ".c.lock"):  # held here until both builders wait for it
+        threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while sum("waiting for pid" in r.getMessage() for r in caplog.records) < 2:
+            assert time.monotonic() < deadline, "the builders did not wait for the lock"
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(cache.built for cache in results.values()) == [False, True]
+    assert sum(": building (" in r.getMessage() for r in caplog.records) == 1
+    assert load_cache(tmp_path / "c", verify=True).manifest.counts["documents_seen"] == len(TEXTS)
 
 
 def test_ensure_rebuilds_when_the_sources_change(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -77,9 +78,11 @@ class FileLock:
     The file records the holder (pid, host, time) for the error message of a second process.
     """
 
-    def __init__(self, path: str | Path, what: str = "run directory") -> None:
+    def __init__(self, path: str | Path, what: str = "run directory",
+                 wait: Callable[[str], None] | None = None) -> None:
         self.path = Path(path)
         self.what = what
+        self.wait = wait
         self._fd: int | None = None
 
     def holder(self) -> dict[str, Any]:
@@ -89,6 +92,9 @@ class FileLock:
             return {}
 
     def acquire(self) -> FileLock:
+        """Take the lock. Held by another process: a :class:`RunDirError` naming it, or, when
+        the lock was made with ``wait``, ``wait(holder)`` is called (to say so) and the lock
+        awaited."""
         import fcntl
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,13 +102,18 @@ class FileLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
             held = self.holder()
-            who = f"pid {held.get('pid', '?')} on {held.get('host', '?')}"
-            raise RunDirError(
-                f"{self.what} {self.path.parent} is in use by {who} (since {held.get('since', '?')})",
-                hint="wait for that process to finish, or use another run name",
-            ) from None
+            who = f"pid {held.get('pid', '?')} on {held.get('host', '?')} (since {held.get('since', '?')})"
+            if self.wait is None:
+                os.close(fd)
+                raise RunDirError(f"{self.what} {self.path.parent} is in use by {who}",
+                                  hint="wait for that process to finish, or use another run name") from None
+            self.wait(who)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:  # interrupted while waiting
+                os.close(fd)
+                raise
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)

@@ -402,19 +402,29 @@ def ensure_cache(
     """The cache at ``out_dir`` when its manifest matches these inputs (``documents`` is
     then not read), else a freshly built one (``TokenCache.built`` is True).
 
-    Build on one process (rank 0) and load on the others after a barrier."""
+    Build on one process (rank 0) and load on the others after a barrier. Processes that
+    are not one run's ranks (two runs started at once) take turns through a lock file next
+    to the cache: the second waits, then reuses what the first built."""
+    from codex_core.fsutil import FileLock
+
+    out_dir = Path(out_dir)
     expect = cache_key(sources=sources, tokenizer_fingerprint=tokenizer.fingerprint(),
                        filter_fingerprint=filter_fingerprint, ratios=ratios, seed=seed)
-    try:
-        cache = load_cache(out_dir, expect, verify=verify)
-    except CodexError as exc:
-        log.info("token cache %s: building (%s)", out_dir, exc.message)
-    else:
-        log.info("token cache %s: reused", out_dir)
-        return cache
-    build_cache(documents, tokenizer, out_dir, ratios=ratios, seed=seed, sources=sources,
-                filter_fingerprint=filter_fingerprint, filter_counts=filter_counts,
-                batch_size=batch_size, shard_tokens=shard_tokens, progress=progress)
-    cache = load_cache(out_dir, expect)
+
+    def waiting(holder: str) -> None:
+        log.info("token cache %s: waiting for %s, which is building or checking it", out_dir, holder)
+
+    with FileLock(out_dir.with_name(f".{out_dir.name}.lock"), what="token cache", wait=waiting):
+        try:
+            cache = load_cache(out_dir, expect, verify=verify)
+        except CodexError as exc:
+            log.info("token cache %s: building (%s)", out_dir, exc.message)
+        else:
+            log.info("token cache %s: reused", out_dir)
+            return cache
+        build_cache(documents, tokenizer, out_dir, ratios=ratios, seed=seed, sources=sources,
+                    filter_fingerprint=filter_fingerprint, filter_counts=filter_counts,
+                    batch_size=batch_size, shard_tokens=shard_tokens, progress=progress)
+        cache = load_cache(out_dir, expect)
     cache.built = True
     return cache
