@@ -21,7 +21,7 @@ def test_list_json_names_the_installed_datasets_and_connectors():
 
 
 def test_prepare_reuse_inspect_and_verify(tmp_path):
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -80,7 +80,7 @@ def test_prepare_from_a_run_config(tmp_path):
 
 
 def test_changing_a_dataset_param_rebuilds_a_cache_in_the_same_folder(tmp_path):
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     rows = tmp_path / "rows.jsonl"
     rows.write_text("".join(json.dumps({"title": f"title {i}", "body": f"body text {i} " * 5}) + "\n"

@@ -29,7 +29,7 @@ def codex(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     return train("bpe", vocab_size=300, texts=[f"export {i} → Modell café {i * 3}\n" for i in range(300)])
 

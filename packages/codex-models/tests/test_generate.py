@@ -25,7 +25,7 @@ PROMPTS = ["日本 🦊", "Hello 👋", "中文🎉", "café ✨ 한국"]
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     # few merges: most emoji and CJK characters stay split over several byte tokens
     return train("bpe", vocab_size=300, texts=CORPUS * 20)
@@ -55,7 +55,7 @@ def test_stream_decoder_emits_whole_characters_of_emoji_and_cjk(tokenizer: Any) 
 
 @pytest.mark.parametrize("kind", ["wordpiece", "unigram"])
 def test_stream_decoder_decodes_the_continuation_in_the_context_of_the_prompt(kind: str) -> None:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     tok = train(kind, vocab_size=120, texts=["the quick brown fox jumps over the lazy dog\n"] * 40, template="none")
     ids = tok.encode("the quick brown fox jumps over the lazy dog").ids

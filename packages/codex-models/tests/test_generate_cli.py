@@ -19,7 +19,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from codex_models import GPT2Params, build_gpt2
     from codex_models.model_dir import save_model_dir
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     tokenizer = train("bpe", vocab_size=300, texts=CORPUS * 20)
     torch.manual_seed(0)

@@ -18,7 +18,7 @@ CORPUS = [f"def name_{i}(x):\n    return x + {i}\n" for i in range(200)]
 
 @pytest.fixture(scope="module")
 def model_and_tokenizer() -> tuple[Any, Any]:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     tokenizer = train("bpe", vocab_size=300, texts=CORPUS)
     torch.manual_seed(0)

@@ -25,7 +25,7 @@ LLAMA = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "n
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     texts = [f"for item in range({i}):\n    total += item * {i % 7}  # Größe {i}\n" for i in range(300)]
     return train("bpe", vocab_size=300, texts=texts)
@@ -111,7 +111,7 @@ def test_a_directory_without_weights_is_an_error(tmp_path: Path) -> None:
 
 
 def test_a_tokenizer_larger_than_the_embeddings_is_an_error(hf_dir: Path) -> None:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     bigger = train("bpe", vocab_size=600, texts=[f"word{i} other{i * 3} x" for i in range(500)])
     assert bigger.vocab_size > 300

@@ -28,7 +28,7 @@ LLAMA = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "n
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
     """A byte-level BPE (vocab up to 400) trained on generated code and prose, non-ASCII included."""
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     words = ["return", "def", "class", "value", "Köln", "café", "東京", "naïve", "self", "print"]
     texts = [f"def f{i}(x):\n    return {words[i % 10]} + {words[(i * 7) % 10]} * {i}\n" for i in range(300)]

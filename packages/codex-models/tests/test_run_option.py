@@ -29,7 +29,7 @@ VAL_LOSS = {2: 3.0, 4: 2.0, 6: 2.5}
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A runs root with one run ``demo`` holding three checkpoints of differently seeded
     tiny models, its manifest naming the best one as the trainer does."""
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     root = tmp_path_factory.mktemp("runs")
     tokenizer = train("bpe", vocab_size=280, texts=["def f(x):\n    return x + 1\n"] * 50)

@@ -247,7 +247,7 @@ def test_activation_checkpointing_and_bf16_train_on_cpu(train_config, options):
 def test_sft_with_lora_on_a_local_hugging_face_model(train_config, tmp_path):
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from codex_tokenizers.train import train as train_tokenizer
+    from codex_tokenizers.training import train as train_tokenizer
 
     records = [{"prompt": f"add {i} and {i + 1}", "completion": f"{i} + {i + 1} = {2 * i + 1}"} for i in range(24)]
     data = tmp_path / "sft.jsonl"

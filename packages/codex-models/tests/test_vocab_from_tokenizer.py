@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 
 @pytest.fixture
 def bpe(tmp_path: Any) -> Any:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     text = "def add(a, b):\n    return a + b\n" * 50 + "class Point:\n    x: int = 0\n" * 50
     return train("bpe", texts=[text], vocab_size=300, min_frequency=1)

@@ -11,7 +11,7 @@ from tokenizer_corpus import training_texts
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{kind: tokenizer.json}`` for bpe, wordpiece and unigram, trained on stdlib text."""
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     out = tmp_path_factory.mktemp("trained")
     files = {}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -124,3 +127,25 @@ def test_a_bos_eos_template_wraps_every_text(tmp_path, backend):
 def test_a_template_without_its_special_tokens_is_a_clear_error(tmp_path):
     with pytest.raises(CodexError, match="the template needs a cls special token"):
         train("bpe", vocab_size=300, texts=["abc"] * 10, template="cls-sep", output=tmp_path / "x.json")
+
+
+def test_the_public_train_stays_the_function_after_a_trained_tokenizer_is_built(tmp_path):
+    # Building a trained tokenizer through the registry imports the training module; the
+    # package's documented `codex_tokenizers.train(...)` must still be the function then.
+    code = textwrap.dedent(f"""
+        import pathlib
+        import codex_tokenizers
+        from codex_core.context import BuildContext
+        from codex_core.plugins import get_plugin_manager
+        registry = get_plugin_manager().registry
+        context = BuildContext(registry=registry, cache_dir=pathlib.Path({str(tmp_path)!r}))
+        registry.build("tokenizer", "bpe", {{"vocab_size": 300, "files": [{str(tmp_path / "a.txt")!r}]}},
+                       context=context)
+        tok = codex_tokenizers.train("bpe", vocab_size=300, texts=["def f(x): return x\\n"] * 20)
+        print(type(tok).__name__)
+    """)
+    (tmp_path / "a.txt").write_text("def f(x):\n    return x\n" * 50, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "CodexTokenizer"

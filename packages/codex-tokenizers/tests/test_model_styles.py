@@ -44,7 +44,7 @@ def _llama_style(bpe_spec: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def styled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train
 
     out = tmp_path_factory.mktemp("styles")
     texts = held_out_texts()[200:400]  # a vocabulary of its own; evaluated on other text below

@@ -16,7 +16,7 @@ _LAZY = {
     "resolve_backend": "codex_tokenizers.engine",
     "rust_available": "codex_tokenizers.engine",
     "TokenizerFileError": "codex_tokenizers.engine",
-    "train": "codex_tokenizers.train",
+    "train": "codex_tokenizers.training",
     "CodexTokenizer": "codex_tokenizers.adapter",
     "TokenizerFileParams": "codex_tokenizers.params",
     "TrainedTokenizerParams": "codex_tokenizers.params",
@@ -54,4 +54,4 @@ if TYPE_CHECKING:  # pragma: no cover
         TokenizerFileParams,
         TrainedTokenizerParams,
     )
-    from codex_tokenizers.train import train
+    from codex_tokenizers.training import train

@@ -37,7 +37,7 @@ def train(kind: str, vocab_size: int, min_frequency: int, special_tokens: str | 
     """Train a tokenizer on INPUTS (files, directories, globs) or --dataset NAME."""
     from codex_core.config.overrides import apply_overrides
     from codex_core.errors import CodexError
-    from codex_tokenizers.train import train as run_training
+    from codex_tokenizers.training import train as run_training
 
     if bool(inputs) == bool(dataset):
         raise CodexError("give training INPUTS or --dataset NAME (one of them)")

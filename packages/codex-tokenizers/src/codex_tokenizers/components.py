@@ -28,7 +28,7 @@ def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -
     """Train on first use; later builds load the cached file, keyed by a hash of the params
     and of the training data (the dataset's fingerprint, or each file's sha256)."""
     from codex_tokenizers.engine import load
-    from codex_tokenizers.train import expand_inputs, train
+    from codex_tokenizers.training import expand_inputs, train
 
     texts: Iterable[str] | None = None
     files: list[Path] = []
