@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -217,6 +218,23 @@ def test_shell_completion_script_is_printed(codex):
     assert result.returncode == 0 and "_CODEX_COMPLETE" in result.stdout
 
 
+def wait_until_reading_a_pipe(pid: int, timeout: float = 10.0) -> None:
+    """Return once process ``pid`` sleeps in a pipe read as Linux reports it in
+    /proc/PID/wchan; at once without /proc, after ``timeout`` where wchan does not tell."""
+    import time
+
+    wchan = Path(f"/proc/{pid}/wchan")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = wchan.read_text()
+        except OSError:  # no /proc here, or the process has ended: nothing to wait for
+            return
+        if "pipe_read" in text:
+            return
+        time.sleep(0.01)
+
+
 def test_ctrl_c_at_a_prompt_exits_130_and_declining_exits_1(tmp_path):
     import os
     import signal
@@ -233,6 +251,9 @@ def test_ctrl_c_at_a_prompt_exits_130_and_declining_exits_1(tmp_path):
                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert prompt.stdout is not None
     assert prompt.stdout.read(len("delete run keep")) == "delete run keep"
+    # input() writes the prompt, then reads: a SIGINT that lands in between only sets Python's
+    # flag, and the read then blocks for good. Signal once the child waits in the read.
+    wait_until_reading_a_pipe(prompt.pid)
     prompt.send_signal(signal.SIGINT)
     prompt.wait(timeout=60)  # not communicate(): closing stdin would race the signal with an EOF
     assert prompt.stderr is not None
