@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import shutil
 from pathlib import Path
@@ -297,3 +298,21 @@ def test_a_run_directory_in_use_by_another_run_is_refused_and_left_alone(train_c
     finally:
         holder.unlock()
     assert (first.run / "metrics.ndjson").read_text() == before
+
+
+def test_resuming_with_a_changed_config_says_what_changed_and_keeps_the_earlier_config(train_config, caplog):
+    first = run_training(train_config(run__name="changed", trainer__max_steps=3)[1], progress=False)
+    earlier = (first.run / "config.yaml").read_text(encoding="utf-8")
+
+    with caplog.at_level(logging.WARNING, logger="codex"):
+        run_training(train_config(run__name="changed", trainer__max_steps=3)[1], resume="auto", progress=False)
+    assert "changed config" not in caplog.text and not list(first.run.glob("config.until-*"))
+
+    with caplog.at_level(logging.WARNING, logger="codex"):
+        resumed = run_training(train_config(run__name="changed", trainer__max_steps=5, trainer__lr=3e-3)[1],
+                               resume="auto", progress=False)
+
+    assert resumed.status == "completed" and resumed.step == 5
+    assert "resuming with a changed config: trainer.lr: 0.001 -> 0.003, trainer.max_steps: 3 -> 5" in caplog.text
+    assert (first.run / "config.until-step-00000003.yaml").read_text(encoding="utf-8") == earlier
+    assert "max_steps: 5" in (first.run / "config.yaml").read_text(encoding="utf-8")
