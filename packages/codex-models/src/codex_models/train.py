@@ -112,44 +112,41 @@ def _open_run(config: RunConfig, dist: Dist, *, resume: str | None, run_dir: str
         raise decided
     path, checkpoint = Path(decided[0]), (Path(decided[1]) if decided[1] else None)
     if dist.is_main:
-        if checkpoint is not None:
-            _keep_changed_config(path, config, checkpoint)
+        previous = path / "config.yaml"  # replaced by this run's config below
+        last_config = previous.read_text(encoding="utf-8") if checkpoint is not None and previous.is_file() else None
         run = RunDir.create(path.parent, path.name, config_yaml=config.to_yaml(), exist_ok=True,
                             manifest={"config_hash": config.hash(), "seed": config.run.seed,
                                       "description": config.run.description, "tags": config.run.tags})
+        if last_config is not None and checkpoint is not None:
+            _keep_changed_config(run, last_config, config, checkpoint)
     else:
         run = RunDir(path)
     dist.barrier()
     return run, checkpoint
 
 
-def _keep_changed_config(run_path: Path, config: RunConfig, checkpoint: Path) -> None:
-    """Resuming with a config other than the one the run last used (its config.yaml, which
-    the new config replaces): warn with the changed keys, and keep the earlier config as
-    ``config.until-step-N.yaml`` (N: the checkpoint's step)."""
+def _keep_changed_config(run: RunDir, last_config: str, config: RunConfig, checkpoint: Path) -> None:
+    """Resuming with a config other than the one the run last used (``last_config``, the
+    text of the config.yaml this run replaced): warn with the changed keys, and keep the
+    earlier config as ``config.until-step-N.yaml`` (N: the checkpoint's step)."""
     import yaml
 
     from codex_core.config.components import flatten
     from codex_core.fsutil import atomic_write
     from codex_models import checkpoint as ckpt
 
-    previous = run_path / "config.yaml"
-    if not previous.is_file():
-        return
-    text = previous.read_text(encoding="utf-8")
     try:
-        before = flatten(yaml.safe_load(text) or {})
+        before = flatten(yaml.safe_load(last_config) or {})
     except yaml.YAMLError as exc:
-        log.warning("cannot read the config the run last used (%s: %s); it is replaced by this one",
-                    previous, str(exc).splitlines()[0])
+        log.warning("cannot read the config the run last used: %s", str(exc).splitlines()[0])
         before = {}
     after = flatten(config.to_dict())
     missing = object()
     changed = [k for k in sorted(set(before) | set(after)) if before.get(k, missing) != after.get(k, missing)]
     if not changed:
         return
-    kept = run_path / f"config.until-step-{ckpt.read_info(checkpoint, verify=False).step:08d}.yaml"
-    atomic_write(kept, text)
+    kept = run.path / f"config.until-step-{ckpt.read_info(checkpoint, verify=False).step:08d}.yaml"
+    atomic_write(kept, last_config)
     shown = ", ".join(f"{k}: {before.get(k, '(unset)')!r} -> {after.get(k, '(unset)')!r}" for k in changed[:5])
     more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
     log.warning("resuming with a changed config: %s%s (the earlier config is kept in %s; codex config diff "
