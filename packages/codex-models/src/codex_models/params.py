@@ -4,9 +4,10 @@ config validates without importing the model code)."""
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -41,6 +42,10 @@ def _check_device(value: str) -> str:
     return value
 
 
+Device = Annotated[str, AfterValidator(_check_device)]
+"""A device string in the form DEVICE_PATTERN describes."""
+
+
 class LoRAParams(BaseModel):
     """LoRA adapters (through ``peft``) applied when the model is built: only the adapters
     train, the base weights are frozen."""
@@ -71,7 +76,7 @@ class _PresetParams(BaseModel):
     dtype: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="dtype of the weights as built: fp32, bf16 (cpu or a bf16 GPU) or fp16 (CUDA only)"
     )
-    device: str = Field(
+    device: Device = Field(
         "cpu", description="where the weights live: auto (cuda, else mps, else cpu), cpu, cuda, cuda:N or mps"
     )
     lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
@@ -106,7 +111,6 @@ class _PresetParams(BaseModel):
         preset(cls.family, value)  # a ValueError with a did-you-mean for an unknown name
         return value
 
-    _device_form = field_validator("device")(classmethod(lambda cls, value: _check_device(value)))
 
     @field_validator("pad_token_id", "bos_token_id", "eos_token_id", check_fields=False)
     @classmethod
@@ -237,10 +241,9 @@ class HFLocalParams(BaseModel):
 
     path: str = Field(description="the model directory (never a hub name: nothing is downloaded)")
     dtype: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="dtype of the weights as loaded")
-    device: str = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
+    device: Device = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
     lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
 
-    _device_form = field_validator("device")(classmethod(lambda cls, value: _check_device(value)))
 
 
 class ExactMatchParams(BaseModel):
