@@ -177,7 +177,6 @@ def codex_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def hf_worker(spec: dict[str, Any]) -> dict[str, Any]:
-
     import torch
     from torch.utils.data import IterableDataset
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments

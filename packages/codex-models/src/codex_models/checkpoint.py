@@ -301,7 +301,7 @@ def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
     """The tensor a tied parameter shares (GPT-2's lm_head.weight is the token embedding)."""
     if key.endswith("lm_head.weight"):
         for name in ("transformer.wte.weight", "model.embed_tokens.weight"):
-            for prefix in ("", "base_model.model."):
-                if prefix + name in base or name in base:
-                    return base.get(prefix + name, base.get(name))
+            for candidate in (name, f"base_model.model.{name}"):
+                if candidate in base:
+                    return base[candidate]
     return None

@@ -74,8 +74,9 @@ def clip_grad_norm(model: torch.nn.Module, max_norm: float | None) -> float:
 
 
 def flops_per_token(model: Any, seq_len: int) -> float:
-    """Training FLOPs per token: 6N + 12 L H Q T (PaLM appendix B; N = parameters without
-    the embeddings, L layers, H heads, Q head size, T context)."""
+    """Training FLOPs per token: 6N + 12 L H Q T (PaLM appendix B; L layers, H heads, Q head
+    size, T context; N = the parameters, less the input embedding when it is not tied to the
+    output layer: a lookup costs no FLOPs, the tied matrix is the output matmul)."""
     config = getattr(model, "config", None)
     n_params = sum(p.numel() for p in model.parameters())
     embed = getattr(model, "get_input_embeddings", lambda: None)()
@@ -93,7 +94,7 @@ def measure_peak_flops(device: torch.device) -> float:
 
     n = 1024 if device.type == "cpu" else 8192
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    a = torch.randn(n, n, device=device, dtype=dtype, generator=None)
+    a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
