@@ -21,17 +21,134 @@ the stream exactly.
         if batch.last:          # the global batch is complete: optimizer step
             optimizer.step()
             checkpoint["data"] = feed.state_dict()
+
+The order and the position are :class:`Schedule`'s, which knows nothing of windows: it
+hands out item indices, so any list of items (the SFT examples of
+:class:`codex_data.pipeline.SFTSource`) is visited the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from codex_core.errors import CodexError
+
+Indices = np.ndarray[Any, np.dtype[np.int64]]
+
+
+@dataclass(frozen=True)
+class Slot:
+    """The items of one micro batch for one rank.
+
+    :ivar items: the item indices (``micro_batch`` of them), in order.
+    :ivar epoch: the epoch; :ivar index: the global batch index within the epoch.
+    :ivar micro: this micro batch's index within the rank's slice (0 .. accum_steps-1).
+    :ivar accum_steps: micro batches per global batch per rank.
+    """
+
+    items: Indices
+    epoch: int
+    index: int
+    micro: int
+    accum_steps: int
+
+    @property
+    def last(self) -> bool:
+        """True on the rank's last micro batch of the global batch (time to step)."""
+        return self.micro == self.accum_steps - 1
+
+
+class Schedule:
+    """Which of ``n_items`` items each rank takes, micro batch by micro batch: the order
+    and position of the module docstring, over item indices.
+
+    :param resume_keys: what a saved state must agree on to be resumed (the seed, the batch,
+        the data size...), in the order :meth:`state_dict` lists them after the position.
+    :param what: the thing resumed, for the error message (``"the data feed"``).
+    """
+
+    def __init__(self, n_items: int, micro_batch: int, global_batch: int, seed: int, *,
+                 resume_keys: Mapping[str, Any], what: str) -> None:
+        self.n_items = n_items
+        self.micro_batch = micro_batch
+        self.global_batch = global_batch
+        self.seed = int(seed)
+        self.steps_per_epoch = n_items // global_batch
+        self.resume_keys = dict(resume_keys)
+        self.what = what
+        self.position: tuple[int, int] = (0, 0)
+
+    def order(self, epoch: int) -> Indices:
+        """The item indices of an epoch, in visiting order: a function of (seed, epoch)."""
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, epoch])))
+        return rng.permutation(self.n_items)
+
+    def accum_steps(self, world_size: int) -> int:
+        if world_size < 1 or self.global_batch % (self.micro_batch * world_size):
+            raise CodexError(f"global_batch ({self.global_batch}) must be a multiple of "
+                             f"micro_batch x world_size ({self.micro_batch} x {world_size})")
+        return self.global_batch // (self.micro_batch * world_size)
+
+    def slots(self, rank: int = 0, world_size: int = 1,
+              position: tuple[int, int] | None = None) -> Iterator[Slot]:
+        """Micro batches of item indices for ``rank`` from ``position`` (default:
+        :attr:`position`), endlessly, rolling over epochs. :attr:`position` advances to the
+        next global batch when the rank's last micro batch of one is handed out."""
+        accum = self.accum_steps(world_size)
+        if not 0 <= rank < world_size:
+            raise CodexError(f"rank {rank} is outside world_size {world_size}")
+        epoch, first = self.check_position(position if position is not None else self.position)
+        self.position = (epoch, first)
+        return self._generate(rank, world_size, accum, epoch, first)
+
+    def _generate(self, rank: int, world_size: int, accum: int, epoch: int,
+                  first: int) -> Iterator[Slot]:
+        per_rank = self.global_batch // world_size
+        while True:
+            order = self.order(epoch)
+            for index in range(first, self.steps_per_epoch):
+                start = index * self.global_batch + rank * per_rank
+                mine = order[start:start + per_rank]
+                for micro in range(accum):
+                    slot = Slot(mine[micro * self.micro_batch:(micro + 1) * self.micro_batch], epoch, index,
+                                micro, accum)
+                    if slot.last:
+                        self.position = self._advance(epoch, index)
+                    yield slot
+            epoch, first = epoch + 1, 0
+
+    def _advance(self, epoch: int, index: int) -> tuple[int, int]:
+        return (epoch, index + 1) if index + 1 < self.steps_per_epoch else (epoch + 1, 0)
+
+    def check_position(self, position: tuple[int, int]) -> tuple[int, int]:
+        epoch, index = (int(p) for p in position)
+        if epoch < 0 or not 0 <= index < self.steps_per_epoch:
+            raise CodexError(f"data position {position} is outside the data: an epoch has "
+                             f"{self.steps_per_epoch} global batches")
+        return epoch, index
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position and what it is relative to (a resumed schedule must agree)."""
+        epoch, index = self.position
+        return {"epoch": epoch, "index": index, **self.resume_keys}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Resume at ``state``'s position. Every resume key must match, or the same position
+        would name other items."""
+        for name, now in self.resume_keys.items():
+            if state.get(name) != now:
+                raise CodexError(f"cannot resume {self.what}: {name} was {state.get(name)!r}, now {now!r}")
+        self.position = self.check_position((state["epoch"], state["index"]))
+
+
+def global_batch_size(trainer: Any, world_size: int = 1) -> int:
+    """A ``TrainerConfig``'s global batch: ``global_batch_size``, by default micro x
+    world_size x ``grad_accum_steps``."""
+    return int(trainer.global_batch_size or trainer.micro_batch_size * world_size * (trainer.grad_accum_steps or 1))
 
 
 @dataclass(frozen=True)
@@ -90,8 +207,10 @@ class DataFeed:
             raise CodexError(f"the data has {self.n_windows} windows of seq_len {seq_len}, fewer "
                              f"than one global batch ({global_batch} windows)",
                              hint="use a smaller global batch or seq_len, or more data")
-        self.steps_per_epoch = self.n_windows // global_batch
-        self.position: tuple[int, int] = (0, 0)
+        self.schedule = Schedule(self.n_windows, micro_batch, global_batch, self.seed, what="the data feed",
+                                 resume_keys={"seed": self.seed, "seq_len": seq_len, "global_batch": global_batch,
+                                              "n_windows": self.n_windows})
+        self.steps_per_epoch = self.schedule.steps_per_epoch
 
     @classmethod
     def from_config(cls, tokens: Any, trainer: Any, world_size: int = 1, seed: int = 0) -> DataFeed:
@@ -99,7 +218,7 @@ class DataFeed:
         global batch of ``global_batch_size`` windows (default: micro x world_size x
         ``grad_accum_steps``, which must agree when both are set)."""
         accum = trainer.grad_accum_steps
-        global_batch = trainer.global_batch_size or trainer.micro_batch_size * world_size * (accum or 1)
+        global_batch = global_batch_size(trainer, world_size)
         feed = cls(tokens, trainer.seq_len, trainer.micro_batch_size, global_batch, seed)
         if accum is not None and feed.accum_steps(world_size) != accum:
             raise CodexError(f"global_batch_size {global_batch} = micro_batch_size x world_size x "
@@ -107,20 +226,25 @@ class DataFeed:
                              f"{world_size} x {accum})")
         return feed
 
+    @property
+    def position(self) -> tuple[int, int]:
+        """``(epoch, global batch index)`` of the next global batch."""
+        return self.schedule.position
+
+    @position.setter
+    def position(self, position: tuple[int, int]) -> None:
+        self.schedule.position = self.schedule.check_position(position)
+
     def order(self, epoch: int) -> np.ndarray[Any, np.dtype[np.int64]]:
         """The window indices of an epoch, in visiting order: a function of (seed, epoch)."""
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, epoch])))
-        return rng.permutation(self.n_windows)
+        return self.schedule.order(epoch)
 
     def window(self, w: int) -> np.ndarray[Any, np.dtype[np.int64]]:
         start = w * self.seq_len
         return np.asarray(self.tokens[start:start + self.seq_len + 1], dtype=np.int64)
 
     def accum_steps(self, world_size: int) -> int:
-        if world_size < 1 or self.global_batch % (self.micro_batch * world_size):
-            raise CodexError(f"global_batch ({self.global_batch}) must be a multiple of "
-                             f"micro_batch x world_size ({self.micro_batch} x {world_size})")
-        return self.global_batch // (self.micro_batch * world_size)
+        return self.schedule.accum_steps(world_size)
 
     def batches(self, rank: int = 0, world_size: int = 1,
                 position: tuple[int, int] | None = None) -> Iterator[Batch]:
@@ -131,51 +255,15 @@ class DataFeed:
         of a global batch is handed out, so ``state_dict()`` taken after the optimizer step
         resumes with the next global batch and never replays one. Use one iterator per feed
         (they share :attr:`position`)."""
-        accum = self.accum_steps(world_size)
-        if not 0 <= rank < world_size:
-            raise CodexError(f"rank {rank} is outside world_size {world_size}")
-        epoch, first = self._check_position(position if position is not None else self.position)
-        self.position = (epoch, first)
-        return self._generate(rank, world_size, accum, epoch, first)
-
-    def _generate(self, rank: int, world_size: int, accum: int, epoch: int,
-                  first: int) -> Iterator[Batch]:
-        per_rank = self.global_batch // world_size
-        while True:
-            order = self.order(epoch)
-            for index in range(first, self.steps_per_epoch):
-                start = index * self.global_batch + rank * per_rank
-                mine = order[start:start + per_rank]
-                for micro in range(accum):
-                    rows = mine[micro * self.micro_batch:(micro + 1) * self.micro_batch]
-                    batch = Batch(np.stack([self.window(int(w)) for w in rows]), epoch, index,
-                                  micro, accum)
-                    if batch.last:
-                        self.position = self._advance(epoch, index)
-                    yield batch
-            epoch, first = epoch + 1, 0
-
-    def _advance(self, epoch: int, index: int) -> tuple[int, int]:
-        return (epoch, index + 1) if index + 1 < self.steps_per_epoch else (epoch + 1, 0)
-
-    def _check_position(self, position: tuple[int, int]) -> tuple[int, int]:
-        epoch, index = (int(p) for p in position)
-        if epoch < 0 or not 0 <= index < self.steps_per_epoch:
-            raise CodexError(f"data position {position} is outside the data: an epoch has "
-                             f"{self.steps_per_epoch} global batches")
-        return epoch, index
+        slots = self.schedule.slots(rank, world_size, position)
+        return (Batch(np.stack([self.window(int(w)) for w in s.items]), s.epoch, s.index, s.micro, s.accum_steps)
+                for s in slots)
 
     def state_dict(self) -> dict[str, Any]:
         """The position and what it is relative to (a resumed feed must agree)."""
-        epoch, index = self.position
-        return {"epoch": epoch, "index": index, "seed": self.seed, "seq_len": self.seq_len,
-                "global_batch": self.global_batch, "n_windows": self.n_windows}
+        return self.schedule.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume at ``state``'s position. The seed, seq_len, global batch and data size
         must match, or the same position would name other windows."""
-        for name in ("seed", "seq_len", "global_batch", "n_windows"):
-            if state.get(name) != getattr(self, name):
-                raise CodexError(f"cannot resume the data feed: {name} was {state.get(name)!r}, "
-                                 f"now {getattr(self, name)!r}")
-        self.position = self._check_position((state["epoch"], state["index"]))
+        self.schedule.load_state_dict(state)
