@@ -33,6 +33,13 @@ _LAZY = {
     "ensure_cache": "codex_data.token_cache",
     "TokenCache": "codex_data.token_cache",
     "DataFeed": "codex_data.feed",
+    "Schedule": "codex_data.feed",
+    "open_pipeline": "codex_data.pipeline",
+    "prepare_cache": "codex_data.pipeline",
+    "safety_policy": "codex_data.pipeline",
+    "LMSource": "codex_data.pipeline",
+    "SFTSource": "codex_data.pipeline",
+    "PaddedBatch": "codex_data.pipeline",
     "Policy": "codex_data.safety",
     "SafetyFilter": "codex_data.safety",
     "prepare": "codex_data.prepare",
@@ -44,10 +51,14 @@ __all__ = [
     "FileConnector",
     "HTTPConnector",
     "JsonlDataset",
+    "LMSource",
+    "PaddedBatch",
     "Policy",
     "SFTDataset",
     "SFTExample",
+    "SFTSource",
     "SafetyFilter",
+    "Schedule",
     "SplitAssigner",
     "StdlibCodeDataset",
     "TextDataset",
@@ -60,8 +71,11 @@ __all__ = [
     "extract",
     "find_files",
     "load_cache",
+    "open_pipeline",
     "pad_examples",
     "prepare",
+    "prepare_cache",
+    "safety_policy",
     "sha256_file",
     "source_root",
 ]
@@ -72,10 +86,18 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_data.archives import extract
-    from codex_data.feed import DataFeed
+    from codex_data.feed import DataFeed, Schedule
     from codex_data.files import FileConnector, find_files, sha256_file, source_root
     from codex_data.http import HTTPConnector
     from codex_data.params import TextParams
+    from codex_data.pipeline import (
+        LMSource,
+        PaddedBatch,
+        SFTSource,
+        open_pipeline,
+        prepare_cache,
+        safety_policy,
+    )
     from codex_data.prepare import prepare
     from codex_data.records import CsvDataset, JsonlDataset
     from codex_data.safety import Policy, SafetyFilter
