@@ -61,7 +61,8 @@ def _tokenizer_ref(value: str, params: dict[str, Any]) -> tuple[str, dict[str, A
 @click.option("--tokenizer-param", "tokenizer_params", multiple=True, metavar="KEY=VALUE",
               help="Tokenizer param; repeatable.")
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="Cache directory (default: under the cache root).")
-@click.option("--policy", type=click.Path(dir_okay=False), help="Safety policy YAML (default: the built-in rules).")
+@click.option("--policy", type=click.Path(dir_okay=False),
+              help="Safety policy YAML (default: the config's data.safety, else the built-in rules).")
 @click.option("--no-filters", is_flag=True, help="Turn the safety filters off (recorded in the manifest).")
 @click.option("--seed", type=int, help="Seed of the split hash (default: run.seed, else 1337).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
@@ -70,40 +71,34 @@ def prepare(config_file: str | None, dataset: str | None, dataset_params: tuple[
             tokenizer_params: tuple[str, ...], output: str | None, policy: str | None, no_filters: bool,
             seed: int | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """Tokenize a dataset into a token cache (reused when nothing changed)."""
+    from codex_core.config import DataSection
     from codex_core.context import BuildContext
     from codex_core.errors import CodexError
     from codex_core.plugins import get_plugin_manager
-    from codex_core.runs import cache_root
-    from codex_data.prepare import default_cache_dir
-    from codex_data.prepare import prepare as run_prepare
-    from codex_data.safety import Policy
+    from codex_data.pipeline import prepare_cache
 
-    registry = get_plugin_manager().registry
-    ratios: Any = None
+    if no_filters and policy:
+        raise CodexError("--policy and --no-filters contradict each other")
+    safety = "off" if no_filters else policy
     if config_file is not None or overrides:
         from codex_core.config import load_config
 
         config = load_config(config_file, overrides).config
-        dataset, d_params = dataset or config.data.name, {**config.data.params, **_key_values(dataset_params)}
+        d_params = {**config.data.params, **_key_values(dataset_params)}
+        section = config.data.model_copy(update={"name": dataset or config.data.name, "params": d_params,
+                                                 "safety": safety or config.data.safety})
         t_name, t_params = (_tokenizer_ref(tokenizer_name, _key_values(tokenizer_params)) if tokenizer_name
                             else (config.tokenizer.name, dict(config.tokenizer.params)))
-        ratios = config.data.split
         seed = config.run.seed if seed is None else seed
     else:
         if dataset is None or tokenizer_name is None:
             raise CodexError("give -c CONFIG, or --dataset NAME and --tokenizer FILE|NAME")
-        d_params = _key_values(dataset_params)
+        section = DataSection(name=dataset, params=_key_values(dataset_params), safety=safety or "builtin")
         t_name, t_params = _tokenizer_ref(tokenizer_name, _key_values(tokenizer_params))
     seed = 1337 if seed is None else seed
-    context = BuildContext(registry=registry, seed=seed)
+    context = BuildContext(registry=get_plugin_manager().registry, seed=seed)
     tok = context.build("tokenizer", t_name, t_params)
-    docs = context.build("dataset", dataset, d_params)
-    if no_filters and policy:
-        raise CodexError("--policy and --no-filters contradict each other")
-    safety = None if no_filters else Policy.load(policy)
-    out = output or str(default_cache_dir(cache_root(), dataset, d_params, tok))
-    cache = run_prepare(docs, tok, out, dataset_name=dataset, ratios=ratios, seed=seed, policy=safety,
-                        progress=True)
+    cache = prepare_cache(section, tok, context, seed=seed, out=output, progress=True)
     summary = {"path": str(cache.path), "reused": not cache.built, **_summary(cache.manifest.to_dict())}
     if as_json:
         click.echo(json.dumps(summary, indent=2))
