@@ -10,7 +10,7 @@ AdamW lr 3e-4 constant (betas 0.9/0.95), dropout 0, weight decay 0, no clipping,
 * **reference**: ``bench/_train_reference.py``, a bare loop that imports nothing from
   codex. It memory-maps the cache's shards and cuts and orders windows as the documented
   data feed does, so its losses and codex's are the same.
-* **codex**: the real engine, ``codex_models.train.run_training`` with a config (no
+* **codex**: the real engine, ``codex_models.training.run.run_training`` with a config (no
   loggers, no system metrics, no evaluation or checkpoint before the last step). Steps are
   timed by a ``codex_on_step_end`` hook registered in the worker process.
 * **hf**: ``transformers.Trainer`` on the same windows in the same order
@@ -160,7 +160,7 @@ def codex_worker(spec: dict[str, Any]) -> dict[str, Any]:
 
     from codex_core.config import load_config
     from codex_core.plugins import get_plugin_manager
-    from codex_models.train import run_training
+    from codex_models.training.run import run_training
 
     torch.set_num_threads(spec["threads"])
     clock = _Clock()

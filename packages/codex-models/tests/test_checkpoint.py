@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codex_models import checkpoint as ckpt
+from codex_models.training import checkpoint as ckpt
 
 torch = pytest.importorskip("torch")
 
@@ -32,6 +32,20 @@ def crash(directory: Path) -> None:
     raise RuntimeError("killed while writing")
 
 
+@pytest.fixture
+def killed(monkeypatch):
+    """``killed(root, step)``: a save that dies while writing the model, as a killed process
+    does: no cleanup runs (the temporary directory's removal is what a kill skips)."""
+    import shutil
+
+    def save_and_die(root: Path, step: int, **kwargs):
+        with monkeypatch.context() as patch:
+            patch.setattr(shutil, "rmtree", lambda *a, **k: None)
+            return save(root, step, write_model=crash, **kwargs)
+
+    return save_and_die
+
+
 def test_a_checkpoint_has_the_marker_last_with_every_files_sha256(tmp_path):
     info = save(tmp_path, 3)
 
@@ -41,31 +55,31 @@ def test_a_checkpoint_has_the_marker_last_with_every_files_sha256(tmp_path):
     assert marker["files"]["model.safetensors"] == ckpt.sha256_file(info.path / "model.safetensors")
 
 
-def test_a_writer_that_dies_midway_leaves_no_final_directory_and_the_previous_checkpoint_usable(tmp_path):
+def test_a_writer_that_dies_midway_leaves_no_final_directory_and_the_previous_checkpoint_usable(tmp_path, killed):
     save(tmp_path, 1)
 
     with pytest.raises(RuntimeError, match="killed"):
-        save(tmp_path, 2, write_model=crash)
+        killed(tmp_path, 2)
 
     assert not (tmp_path / "step-00000002").exists()
     assert ckpt.latest_checkpoint(tmp_path).step == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(ckpt.TMP_PREFIX)], "the temporary stays behind"
 
 
-def test_the_next_save_removes_temporaries_a_killed_writer_left(tmp_path):
+def test_the_next_save_removes_temporaries_a_killed_writer_left(tmp_path, killed):
     with pytest.raises(RuntimeError):
-        save(tmp_path, 1, write_model=crash)
+        killed(tmp_path, 1)
 
     save(tmp_path, 2)
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000002"]
 
 
-def test_saving_a_step_again_replaces_it_only_when_the_new_one_is_complete(tmp_path):
+def test_saving_a_step_again_replaces_it_only_when_the_new_one_is_complete(tmp_path, killed):
     save(tmp_path, 4, val_loss=1.0)
 
     with pytest.raises(RuntimeError):
-        save(tmp_path, 4, val_loss=2.0, write_model=crash)
+        killed(tmp_path, 4, val_loss=2.0)
     kept = ckpt.read_info(tmp_path / "step-00000004")
     save(tmp_path, 4, val_loss=3.0)
 

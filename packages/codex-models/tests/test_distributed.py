@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from codex_models.distributed import Dist, PeerError
+from codex_models.training.parallel import Dist, PeerError
 
 STEPS = 8
 TOLERANCE = 1e-5
@@ -122,7 +122,7 @@ def test_one_process_is_world_size_one() -> None:
 def test_the_launcher_prints_the_error_that_caused_the_failure(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from codex_models.distributed import _worker_error
+    from codex_models.training.launch import _worker_error
 
     def report(rank: int, line: str, code: int, user: bool, peer: bool = False) -> None:
         (tmp_path / f"rank-{rank}.json").write_text(
@@ -208,7 +208,7 @@ def test_an_error_on_rank_zero_stops_every_rank_and_prints_once(workspace: Path)
 
 END_PROCESS = """
 import atexit, logging, sys
-from codex_models.distributed import end_process
+from codex_models.training.launch import end_process
 atexit.register(lambda: print("finalized"))
 log = logging.getLogger("codex")
 log.addHandler(logging.FileHandler(sys.argv[1], encoding="utf-8"))

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from codex_models import GPT2Params, build_gpt2
-from codex_models.lora import apply_lora
-from codex_models.model_dir import read_summary, save_model_dir
-from codex_models.params import LoRAParams
+from codex_models.models.lora import apply_lora
+from codex_models.models.model_dir import read_summary, save_model_dir
+from codex_models.models.params import LoRAParams
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -128,7 +128,7 @@ def test_errors_are_one_line_and_exit_2(tokenizer: Any, tmp_path: Path, args: li
 
 def test_adapter_only_of_a_model_without_adapter_is_an_error(tokenizer: Any, tmp_path: Path) -> None:
     from codex_core.errors import CodexError
-    from codex_models.export import export_model
+    from codex_models.models.export import export_model
 
     source = save_model_dir(gpt2(tokenizer), tokenizer, tmp_path / "source")
 

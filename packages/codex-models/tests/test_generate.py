@@ -11,7 +11,7 @@ import torch
 
 from codex_core.errors import CodexError
 from codex_models import GPT2Params, StreamDecoder, build_gpt2
-from codex_models.generate import generate
+from codex_models.generation.sampling import generate
 
 REPLACEMENT = "\ufffd"
 CORPUS = [

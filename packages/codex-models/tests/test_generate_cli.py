@@ -18,7 +18,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
 
     from codex_models import GPT2Params, build_gpt2
-    from codex_models.model_dir import save_model_dir
+    from codex_models.models.model_dir import save_model_dir
     from codex_tokenizers.training import train
 
     tokenizer = train("bpe", vocab_size=300, texts=CORPUS * 20)
@@ -33,7 +33,7 @@ def codex(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[s
 
 
 def test_streams_the_prompt_and_the_same_continuation_as_json_gives_for_the_same_seed(model_dir: Path) -> None:
-    from codex_models.model_dir import load_model_dir
+    from codex_models.models.model_dir import load_model_dir
 
     streamed = codex("--model", str(model_dir), "日本 🦊", "--max-new-tokens", "24", "--seed", "7")
     as_json = codex("--model", str(model_dir), "日本 🦊", "--max-new-tokens", "24", "--seed", "7", "--json")

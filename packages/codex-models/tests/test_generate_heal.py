@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from codex_models import GPT2Params, build_gpt2
-from codex_models.generate import generate
+from codex_models.generation.sampling import generate
 
 torch = pytest.importorskip("torch")
 

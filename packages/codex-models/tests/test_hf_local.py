@@ -12,10 +12,10 @@ from codex_core.context import BuildContext
 from codex_core.errors import CodexError, ComponentError
 from codex_core.plugins import get_plugin_manager
 from codex_models import LlamaParams, build_llama
-from codex_models.hf_local import tokenizer_ref
-from codex_models.lora import apply_lora, is_lora
-from codex_models.model_dir import save_model_dir
-from codex_models.params import LoRAParams
+from codex_models.models.hf_local import tokenizer_ref
+from codex_models.models.lora import apply_lora, is_lora
+from codex_models.models.model_dir import save_model_dir
+from codex_models.models.params import LoRAParams
 
 torch = pytest.importorskip("torch")
 

@@ -13,8 +13,7 @@ import pytest
 from codex_core.errors import CodexError, ComponentError
 from codex_core.registry import Registry
 from codex_models import GPT2Params, LlamaParams, build_gpt2, build_llama
-from codex_models.lora import (
-    DEFAULT_TARGETS,
+from codex_models.models.lora import (
     apply_lora,
     is_lora,
     lora_counts,
@@ -22,7 +21,8 @@ from codex_models.lora import (
     merge_lora,
     save_adapter,
 )
-from codex_models.params import LoRAParams
+from codex_models.models.params import LoRAParams
+from codex_models.models.presets import DEFAULT_TARGETS
 
 torch = pytest.importorskip("torch")
 peft = pytest.importorskip("peft")

@@ -11,9 +11,9 @@ import pytest
 
 from codex_core.errors import CodexError
 from codex_models import GPT2Params, LlamaParams, build_gpt2, build_llama
-from codex_models.lora import apply_lora, is_lora
-from codex_models.model_dir import load_model_dir, read_summary, save_model_dir
-from codex_models.params import LoRAParams
+from codex_models.models.lora import apply_lora, is_lora
+from codex_models.models.model_dir import load_model_dir, read_summary, save_model_dir
+from codex_models.models.params import LoRAParams
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

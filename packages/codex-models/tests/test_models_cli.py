@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from codex_models import param_count
-from codex_models.presets import PRESETS
+from codex_models.models.presets import PRESETS
 
 
 def codex(*args: str) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from codex_core.config import TrainerConfig
-from codex_models.optim import build_optimizer, fused_available, lr_at, param_groups
+from codex_models.training.optim import build_optimizer, fused_available, lr_at, param_groups
 
 torch = pytest.importorskip("torch")
 

@@ -1,4 +1,4 @@
-"""Dtype and device placement of built models (``codex_models.placement``).
+"""Dtype and device placement of built models (``codex_models.models.placement``).
 
 Runs on any machine: the CUDA tests check the error where there is no CUDA device and a
 real placement where there is one.
@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from codex_core.errors import CodexError, ComponentError
 from codex_core.registry import Registry
 from codex_models import GPT2Params, LlamaParams, param_count
-from codex_models.gpt2 import build_gpt2
-from codex_models.llama import build_llama
-from codex_models.placement import describe, place, resolve_device, resolve_dtype
+from codex_models.models.gpt2 import build_gpt2
+from codex_models.models.llama import build_llama
+from codex_models.models.placement import describe, place, resolve_device, resolve_dtype
 
 torch = pytest.importorskip("torch")
 

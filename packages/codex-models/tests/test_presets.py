@@ -10,7 +10,7 @@ import pytest
 from codex_core.errors import ComponentError
 from codex_core.registry import Registry
 from codex_models import GPT2Params, LlamaParams, memory_estimate, param_count, preset_names
-from codex_models.presets import PRESETS
+from codex_models.models.presets import PRESETS
 
 torch = pytest.importorskip("torch")
 

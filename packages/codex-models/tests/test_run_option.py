@@ -15,9 +15,9 @@ import pytest
 from codex_core.errors import CodexError
 from codex_core.runs import RunDir
 from codex_models import GPT2Params, build_gpt2
-from codex_models import checkpoint as ckpt
-from codex_models.model_dir import save_model_dir
-from codex_models.run_checkpoint import checkpoint_for_run
+from codex_models.cli.run_option import checkpoint_for_run
+from codex_models.models.model_dir import save_model_dir
+from codex_models.training import checkpoint as ckpt
 
 torch = pytest.importorskip("torch")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_models import checkpoint as ckpt
+from codex_models.training import checkpoint as ckpt
 
 
 def codex_subprocess(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -78,7 +78,7 @@ def test_a_sweep_as_json_gives_one_row_per_run(train_config, codex_cli):
 def test_an_unknown_override_key_is_one_line_and_exit_2(train_config, train_env):
     path, _ = train_config()
 
-    result = subprocess.run([sys.executable, "-m", "codex_models.train", "-c", str(path), "trainer.max_stepz=3"],
+    result = subprocess.run([sys.executable, "-m", "codex_models.training", "-c", str(path), "trainer.max_stepz=3"],
                             capture_output=True, text=True, env={**os.environ, **train_env}, timeout=120)
 
     assert result.returncode == 2

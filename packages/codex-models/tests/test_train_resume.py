@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from codex_models import checkpoint as ckpt
+from codex_models.training import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +45,9 @@ def job(tmp_path_factory: pytest.TempPathFactory, train_trees: Any) -> dict[str,
 
 
 def train(job: dict[str, Any], name: str, *extra: str, code: str | None = None) -> subprocess.Popen[str]:
-    """Start ``codex train`` (``python -m codex_models.train``, or ``python -c code``) in a subprocess."""
+    """Start ``codex train`` (``python -m codex_models.training``, or ``python -c code``) in a subprocess."""
     args = ["-c", str(job["config"]), f"run.name={name}", *extra]
-    argv = [sys.executable, "-m", "codex_models.train", *args] if code is None else [
+    argv = [sys.executable, "-m", "codex_models.training", *args] if code is None else [
         sys.executable, "-c", code, *args]
     # A background test runner leaves SIGINT ignored in children: give it its default back.
     return subprocess.Popen(argv, env=job["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -113,14 +113,15 @@ def test_sigkill_in_the_middle_of_a_step_then_resume_auto_is_bit_identical(job, 
 # is renamed into place: the process dies mid-write exactly at the checkpoint of step 8.
 DIE_WRITING = """
 import os, signal, sys
-import codex_models.checkpoint as c
-real = c._fsync_tree
+from pathlib import Path
+import codex_core.fsutil as c
+real = c.fsync_tree
 def fsync_then_die(root):
     real(root)
-    if "step-00000008" in root.name:
+    if Path(root).name.startswith(".step-00000008.tmp-"):  # the checkpoint's own temporary
         os.kill(os.getpid(), signal.SIGKILL)
-c._fsync_tree = fsync_then_die
-from codex_models.train import main
+c.fsync_tree = fsync_then_die
+from codex_models.training.launch import main
 main(sys.argv[1:])
 """
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from codex_core import hookimpl
-from codex_models import checkpoint as ckpt
-from codex_models.train import run_training
+from codex_models.training import checkpoint as ckpt
+from codex_models.training.run import run_training
 
 torch = pytest.importorskip("torch")
 
@@ -152,7 +152,7 @@ def test_out_of_memory_keeps_the_checkpoint_and_marks_the_run_failed(train_confi
 
 
 def test_pruning_happens_only_after_the_new_checkpoint_is_complete(train_config, monkeypatch, tmp_path):
-    import codex_models.model_dir as model_dir
+    import codex_models.models.model_dir as model_dir
 
     real, calls = model_dir.save_model_dir, []
 

@@ -13,26 +13,26 @@ from codex_core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _LAZY = {
-    "build_gpt2": "codex_models.gpt2",
-    "build_llama": "codex_models.llama",
-    "GenerationResult": "codex_models.generate",
-    "StreamDecoder": "codex_models.generate",
-    "GPT2Params": "codex_models.params",
-    "LlamaParams": "codex_models.params",
-    "memory_estimate": "codex_models.presets",
-    "param_count": "codex_models.presets",
-    "preset": "codex_models.presets",
-    "preset_names": "codex_models.presets",
-    "build_hf_local": "codex_models.hf_local",
-    "apply_lora": "codex_models.lora",
-    "merge_lora": "codex_models.lora",
-    "save_adapter": "codex_models.lora",
-    "lora_counts": "codex_models.lora",
-    "load_model_dir": "codex_models.model_dir",
-    "save_model_dir": "codex_models.model_dir",
-    "ExactMatch": "codex_models.exact_match",
-    "ExactMatchParams": "codex_models.params",
-    "normalize_text": "codex_models.exact_match",
+    "build_gpt2": "codex_models.models.gpt2",
+    "build_llama": "codex_models.models.llama",
+    "GenerationResult": "codex_models.generation.sampling",
+    "StreamDecoder": "codex_models.generation.stream",
+    "GPT2Params": "codex_models.models.gpt2",
+    "LlamaParams": "codex_models.models.llama",
+    "memory_estimate": "codex_models.models.presets",
+    "param_count": "codex_models.models.presets",
+    "preset": "codex_models.models.presets",
+    "preset_names": "codex_models.models.presets",
+    "build_hf_local": "codex_models.models.hf_local",
+    "apply_lora": "codex_models.models.lora",
+    "merge_lora": "codex_models.models.lora",
+    "save_adapter": "codex_models.models.lora",
+    "lora_counts": "codex_models.models.lora",
+    "load_model_dir": "codex_models.models.model_dir",
+    "save_model_dir": "codex_models.models.model_dir",
+    "ExactMatch": "codex_models.evaluation.exact_match",
+    "ExactMatchParams": "codex_models.evaluation.exact_match",
+    "normalize_text": "codex_models.evaluation.exact_match",
 }
 
 __all__ = [
@@ -64,12 +64,12 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codex_models.exact_match import ExactMatch, normalize_text
-    from codex_models.generate import GenerationResult, StreamDecoder
-    from codex_models.gpt2 import build_gpt2
-    from codex_models.hf_local import build_hf_local
-    from codex_models.llama import build_llama
-    from codex_models.lora import apply_lora, lora_counts, merge_lora, save_adapter
-    from codex_models.model_dir import load_model_dir, save_model_dir
-    from codex_models.params import ExactMatchParams, GPT2Params, LlamaParams
-    from codex_models.presets import memory_estimate, param_count, preset, preset_names
+    from codex_models.evaluation.exact_match import ExactMatch, ExactMatchParams, normalize_text
+    from codex_models.generation.sampling import GenerationResult
+    from codex_models.generation.stream import StreamDecoder
+    from codex_models.models.gpt2 import GPT2Params, build_gpt2
+    from codex_models.models.hf_local import build_hf_local
+    from codex_models.models.llama import LlamaParams, build_llama
+    from codex_models.models.lora import apply_lora, lora_counts, merge_lora, save_adapter
+    from codex_models.models.model_dir import load_model_dir, save_model_dir
+    from codex_models.models.presets import memory_estimate, param_count, preset, preset_names

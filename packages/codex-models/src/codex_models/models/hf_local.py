@@ -13,18 +13,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from codex_core.errors import ComponentError
+from codex_models.models.params import Device, Dtype, LoRAParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.context import BuildContext
-    from codex_models.params import HFLocalParams
 
-__all__ = ["build_hf_local", "tokenizer_ref"]
+__all__ = ["HFLocalParams", "build_hf_local", "tokenizer_ref"]
+
+
+class HFLocalParams(BaseModel):
+    """Params of ``hf-local``: a causal LM in Hugging Face format from a local directory
+    (``config.json`` + weights + ``tokenizer.json``), loaded with ``local_files_only``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="the model directory (never a hub name: nothing is downloaded)")
+    dtype: Dtype = Field("fp32", description="dtype of the weights as loaded")
+    device: Device = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
+    lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
 
 
 def build_hf_local(params: HFLocalParams, context: BuildContext | None = None) -> Any:
     """The model in ``params.path``, in ``params.dtype`` on ``params.device``, with LoRA
-    adapters applied when ``params.lora`` is set (:func:`codex_models.lora.apply_lora`; the
+    adapters applied when ``params.lora`` is set (:func:`codex_models.models.lora.apply_lora`; the
     default targets come from the model's ``model_type``).
 
     A directory with an ``adapter/`` (a codex checkpoint of a LoRA run) is loaded with that
@@ -32,7 +46,7 @@ def build_hf_local(params: HFLocalParams, context: BuildContext | None = None) -
     well is an error. When the run's tokenizer is known (``context.tokenizer``), its
     vocabulary must fit the model's embedding rows.
     """
-    from codex_models.model_dir import ADAPTER_DIR, load_model
+    from codex_models.models.model_dir import ADAPTER_DIR, load_model
 
     path = Path(params.path).expanduser()
     if not path.exists():
@@ -51,7 +65,7 @@ def build_hf_local(params: HFLocalParams, context: BuildContext | None = None) -
                        what="hf-local model directory")
     _check_vocabulary(model, getattr(context, "tokenizer", None), path)
     if params.lora is not None:
-        from codex_models.lora import apply_lora
+        from codex_models.models.lora import apply_lora
 
         model = apply_lora(model, params.lora)
     return model

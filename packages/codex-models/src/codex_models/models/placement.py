@@ -15,9 +15,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from codex_core.context import BuildContext
-    from codex_models.params import _PresetParams
+    from codex_models.models.params import PresetParams
 
-P = TypeVar("P", bound="_PresetParams")
+P = TypeVar("P", bound="PresetParams")
 
 __all__ = ["DTYPES", "describe", "place", "resolve_device", "resolve_dtype", "with_tokenizer"]
 

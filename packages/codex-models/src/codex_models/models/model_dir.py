@@ -23,16 +23,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_core.fsutil import fsync_dir
+from codex_core.fsutil import atomic_dir
+from codex_models.models.hf_config import context_length
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.registry import Registry
@@ -71,7 +69,7 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
     converted into an equivalent one (:func:`_char_to_tokenizer_json`). Any other tokenizer
     file is a :class:`CodexError`.
     """
-    from codex_models.lora import is_lora, merge_lora, save_adapter
+    from codex_models.models.lora import is_lora, merge_lora, save_adapter
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -81,11 +79,8 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
     if adapter_only and not lora:
         raise CodexError("adapter_only needs a model with LoRA adapters; this one has none",
                          hint="save the whole model instead")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        _save_tokenizer(tokenizer, staging)
-        if adapter_only:
+    with atomic_dir(out) as staging:
+        if adapter_only:  # first: the adapter is written as a whole into the empty folder
             save_adapter(model, staging)
             base = model.get_base_model()
         elif lora and merge:
@@ -98,6 +93,7 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
         else:
             base = model
             _save_weights(base, staging)
+        _save_tokenizer(tokenizer, staging)
         roles = _token_roles(tokenizer, staging / "tokenizer.json")
         if not adapter_only:
             _write_generation_config(base, staging, roles)
@@ -105,14 +101,6 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
         card = _model_card(base, tokenizer, summary, adapter_only=adapter_only,
                            merged=lora and merge and not adapter_only)
         (staging / "README.md").write_text(card, encoding="utf-8")
-        _fsync_tree(staging)
-        if out.exists():
-            out.rmdir()  # empty, checked above; os.replace would do it too, but not on every OS
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    fsync_dir(out.parent)
     return out
 
 
@@ -217,22 +205,16 @@ def _tokenizer_config(model: Any, roles: Mapping[str, tuple[int, str]]) -> dict[
     config: dict[str, Any] = {
         "tokenizer_class": "PreTrainedTokenizerFast",
         "clean_up_tokenization_spaces": False,
-        "model_max_length": _context_length(model),
+        "model_max_length": context_length(getattr(model, "config", None)),
     }
     for role, (_, text) in roles.items():
         config[f"{role}_token"] = text
     return {k: v for k, v in config.items() if v is not None}
 
 
-def _context_length(model: Any) -> int | None:
-    config = getattr(model, "config", None)
-    value = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-    return int(value) if value else None
-
-
 def _model_card(base: Any, tokenizer: Any, summary: Mapping[str, Any] | None, *,
                 adapter_only: bool, merged: bool) -> str:
-    from codex_models.placement import describe
+    from codex_models.models.placement import describe
 
     config = base.config
     counts = describe(base)
@@ -252,7 +234,7 @@ def _model_card(base: Any, tokenizer: Any, summary: Mapping[str, Any] | None, *,
         lines.append(f"| LoRA adapter parameters | {adapter:,} |")
     elif merged:
         lines.append("| LoRA | merged into the weights |")
-    lines += [f"| context length | {_context_length(base)} |",
+    lines += [f"| context length | {context_length(getattr(base, 'config', None))} |",
               f"| tokenizer vocabulary | {tokenizer.vocab_size:,} |",
               f"| weights dtype | {counts['dtype']} |"]
     if summary:
@@ -288,10 +270,10 @@ def read_summary(path: str | Path) -> dict[str, Any] | None:
 def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", adapter_trainable: bool = False,
                what: str = "model directory") -> Any:
     """The model of a Hugging Face directory, loaded offline (``local_files_only``) from
-    safetensors weights, in ``dtype`` on ``device`` (:func:`codex_models.placement.place`);
+    safetensors weights, in ``dtype`` on ``device`` (:func:`codex_models.models.placement.place`);
     with the LoRA adapter of its ``adapter/`` subdirectory attached (trainable when
     ``adapter_trainable``). Errors are one-line :class:`CodexError`\\ s."""
-    from codex_models.placement import place
+    from codex_models.models.placement import place
 
     path = _check_model_dir(Path(path), what)
     from transformers import AutoModelForCausalLM
@@ -382,16 +364,6 @@ def _transformers_version() -> str:
     import transformers
 
     return str(transformers.__version__)
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*"), reverse=True):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-        else:
-            fsync_dir(path)
-    fsync_dir(root)
 
 
 def _first_line(exc: BaseException) -> str:

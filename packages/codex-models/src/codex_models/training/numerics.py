@@ -9,7 +9,8 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_models.train_data import IGNORE_INDEX
+from codex_models.models.hf_config import hidden_size, num_heads, num_layers
+from codex_models.training.data import IGNORE_INDEX
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -82,10 +83,8 @@ def flops_per_token(model: Any, seq_len: int) -> float:
     embed = getattr(model, "get_input_embeddings", lambda: None)()
     if embed is not None:
         n_params -= embed.weight.numel() if not getattr(config, "tie_word_embeddings", True) else 0
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", 0)
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_head", 1)
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "n_embd", 0)
-    return float(6 * n_params + 12 * layers * heads * (hidden // max(heads, 1)) * seq_len)
+    heads = num_heads(config)
+    return float(6 * n_params + 12 * num_layers(config) * heads * (hidden_size(config) // heads) * seq_len)
 
 
 def measure_peak_flops(device: torch.device) -> float:

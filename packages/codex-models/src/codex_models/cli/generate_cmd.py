@@ -1,7 +1,7 @@
 """``codex generate``: sample a continuation of a prompt from a model directory, streamed.
 
-The model and its tokenizer are loaded with :func:`codex_models.model_dir.load_model_dir`;
-the sampling is :func:`codex_models.generate.generate`. torch and transformers are imported
+The model and its tokenizer are loaded with :func:`codex_models.models.model_dir.load_model_dir`;
+the sampling is :func:`codex_models.generation.sampling.generate`. torch and transformers are imported
 only when the command runs.
 """
 
@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from codex_models.run_checkpoint import model_source, run_options
+from codex_models.cli.run_option import model_source, run_options
 
 
 @click.command("generate")
@@ -45,8 +45,8 @@ def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str |
     end-of-sequence token, after --max-new-tokens, or at the model's context length.
     """
     from codex_core.errors import CodexError
-    from codex_models.generate import check_sampling
-    from codex_models.generate import generate as run_generate
+    from codex_models.generation.sampling import check_sampling
+    from codex_models.generation.sampling import generate as run_generate
 
     check_sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
     source = model_source({"--model DIR": model_dir}, run, which, runs_dir)
@@ -57,7 +57,7 @@ def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str |
         prompt = prompt[:-1] if prompt.endswith("\n") else prompt
     prompt = prompt or ""
 
-    from codex_models.model_dir import load_model_dir
+    from codex_models.models.model_dir import load_model_dir
 
     model, tokenizer = load_model_dir(source, dtype=dtype, device=device)
     stream = not (no_stream or as_json)

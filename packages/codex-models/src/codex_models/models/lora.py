@@ -12,10 +12,7 @@ torch and peft are imported inside the functions, so importing this module stays
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +22,9 @@ from codex_core.errors import CodexError, ComponentError
 if TYPE_CHECKING:  # pragma: no cover
     from peft import PeftModel
 
-    from codex_models.params import LoRAParams
+    from codex_models.models.params import LoRAParams
 
 __all__ = [
-    "DEFAULT_TARGETS",
     "MODEL_TYPE_TARGETS",
     "apply_lora",
     "default_targets",
@@ -41,9 +37,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("codex.models")
-
-DEFAULT_TARGETS: dict[str, list[str]] = {"gpt2": ["c_attn"], "llama": ["q_proj", "v_proj"]}
-"""Default ``target_modules`` of each codex model family (the attention projections)."""
 
 MODEL_TYPE_TARGETS: dict[str, list[str]] = {
     "gpt2": ["c_attn"],
@@ -64,16 +57,19 @@ MODEL_TYPE_TARGETS: dict[str, list[str]] = {
     "bloom": ["query_key_value"],
 }
 """Default ``target_modules`` by Hugging Face ``config.model_type``, for a model that is not
-one of :data:`DEFAULT_TARGETS`' families (e.g. one loaded by ``hf-local``)."""
+of one of codex's own families (e.g. one loaded by ``hf-local``); each of those has its
+``LORA_TARGETS`` in its own file."""
 
 _TARGET_HINT = "set model.params.lora.target_modules to some of these names"
 
 
 def default_targets(model: Any, family: str | None = None) -> list[str]:
-    """The default LoRA targets of ``model``: :data:`DEFAULT_TARGETS` of ``family`` when
-    given, else :data:`MODEL_TYPE_TARGETS` of ``model.config.model_type``. A model with no
-    default is a :class:`ComponentError` asking for ``target_modules`` and listing the
+    """The default LoRA targets of ``model``: the ``LORA_TARGETS`` of the codex family
+    ``family`` when given (:data:`codex_models.models.presets.DEFAULT_TARGETS`), else
+    :data:`MODEL_TYPE_TARGETS` of ``model.config.model_type``. A model with no default is a :class:`ComponentError` asking for ``target_modules`` and listing the
     model's module names that LoRA can adapt."""
+    from codex_models.models.presets import DEFAULT_TARGETS
+
     if family is not None and family in DEFAULT_TARGETS:
         return list(DEFAULT_TARGETS[family])
     model_type = getattr(getattr(model, "config", None), "model_type", None)
@@ -142,7 +138,7 @@ def is_lora(model: Any) -> bool:
 
 def lora_counts(model: Any) -> tuple[int, int]:
     """``(trainable, total)`` parameters of ``model`` (tied weights counted once)."""
-    from codex_models.placement import describe
+    from codex_models.models.placement import describe
 
     counts = describe(model)
     return counts["trainable"], counts["params"]
@@ -166,26 +162,20 @@ def save_adapter(model: Any, directory: str | Path) -> Path:
     """Write ``model``'s adapters to ``directory`` in PEFT format (``adapter_config.json``
     and ``adapter_model.safetensors``, through ``save_pretrained``); returns the directory.
 
-    The files are written to a temporary folder inside ``directory`` and moved into place
-    one by one, so a reader never sees a half-written file. Load them onto a base model
-    built the same way with ``peft.PeftModel.from_pretrained(base, directory)``.
+    ``directory`` must not exist or be empty; it is written atomically
+    (:func:`codex_core.fsutil.atomic_dir`), so a reader sees all of it or nothing. Load it
+    onto a base model built the same way with ``peft.PeftModel.from_pretrained(base, directory)``.
     """
     _lora_config(model)  # a CodexError when the model has no adapters
-    from codex_core.fsutil import fsync_dir
+    from codex_core.fsutil import atomic_dir
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=directory, prefix=".adapter-"))
     try:
-        model.save_pretrained(staging, safe_serialization=True)
-        for path in sorted(staging.rglob("*")):
-            if path.is_file():
-                target = directory / path.relative_to(staging)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    fsync_dir(directory)
+        with atomic_dir(directory) as staging:
+            model.save_pretrained(staging, safe_serialization=True)
+    except FileExistsError:
+        raise CodexError(f"{directory} already exists and is not empty",
+                         hint="save the adapter to a new directory") from None
     return directory
 
 

@@ -1,8 +1,8 @@
 """Run one training job: pick (or resume) the run directory, train, record the outcome.
 
 ``codex train`` calls :func:`run_training`; under torchrun every process runs
-``python -m codex_models.train ARGS`` (this module's ``main``), which parses the same
-arguments as ``codex train``.
+``python -m codex_models.training ARGS`` (:mod:`codex_models.training.launch`), which parses
+the same arguments as ``codex train`` and ends here too.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from codex_core.errors import CodexError
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
     from codex_core.runs import RunDir
-    from codex_models.distributed import Dist
+    from codex_models.training.parallel import Dist
 
 log = logging.getLogger("codex.train")
 
@@ -42,8 +41,8 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
     """Train ``config`` in a run directory (a new one, or the one being resumed)."""
     from codex_core.config.components import validate_components
     from codex_core.plugins import get_plugin_manager
-    from codex_models.distributed import init_distributed
-    from codex_models.trainer import Trainer
+    from codex_models.training.engine import Trainer
+    from codex_models.training.parallel import init_distributed
 
     # Unknown components and bad params fail here, before a run directory exists.
     validate_components(config, get_plugin_manager().registry, strict=True)
@@ -53,7 +52,7 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
         handler = _log_to_file(run) if dist.is_main else None
         bar = None
         if progress and dist.is_main:
-            from codex_models.progress import Progress
+            from codex_models.training.progress import Progress
 
             bar = Progress(console_logger=any(ref.name == "console" for ref in config.loggers))
         restart = resume is not None and checkpoint is None  # --resume auto found no checkpoint
@@ -133,7 +132,7 @@ def _keep_changed_config(run: RunDir, last_config: str, config: RunConfig, check
 
     from codex_core.config.components import flatten
     from codex_core.fsutil import atomic_write
-    from codex_models import checkpoint as ckpt
+    from codex_models.training import checkpoint as ckpt
 
     try:
         before = flatten(yaml.safe_load(last_config) or {})
@@ -155,7 +154,7 @@ def _keep_changed_config(run: RunDir, last_config: str, config: RunConfig, check
 
 def _decide(config: RunConfig, *, resume: str | None, run_dir: str | None) -> tuple[str, str | None]:
     from codex_core.runs import RunDir, runs_root
-    from codex_models import checkpoint as ckpt
+    from codex_models.training import checkpoint as ckpt
 
     if run_dir is not None:
         path = Path(run_dir)
@@ -168,10 +167,10 @@ def _decide(config: RunConfig, *, resume: str | None, run_dir: str | None) -> tu
     elif resume == "auto":
         raise CodexError("--resume auto needs to know the run: set run.name (run.name=NAME) or --run-dir DIR")
     else:
-        from codex_core.runs import _fresh_name
+        from codex_core.runs import new_run_name
 
         root = runs_root(config.run.runs_dir)
-        path = root / _fresh_name(root)
+        path = root / new_run_name(root)
     run = RunDir(path)
     if resume is None:
         if path.exists() and any(path.iterdir()):
@@ -212,7 +211,7 @@ def _record_setup(run: RunDir, trainer: Any) -> None:
 
     import torch
 
-    from codex_models.placement import describe
+    from codex_models.models.placement import describe
 
     versions = {}
     for dist_name in ("codex-core", "codex-models", "codex-data", "codex-tokenizers", "codex-telemetry", "torch",
@@ -234,7 +233,7 @@ def _record_setup(run: RunDir, trainer: Any) -> None:
         "tokens_per_step": data.tokens_per_step,
     }
     if cache is not None:
-        from codex_models.train_data import unigram_entropy
+        from codex_models.training.data import unigram_entropy
 
         manifest["data"] = {"token_cache": str(cache.path), "key": cache.manifest.key(),
                             "train_tokens": cache.tokens("train"),
@@ -252,14 +251,3 @@ def _log_to_file(run: RunDir) -> logging.Handler:
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
     return handler
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m codex_models.train ARGS`` (what torchrun runs in each process)."""
-    from codex_models.distributed import worker_main
-
-    worker_main(sys.argv[1:] if argv is None else argv)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

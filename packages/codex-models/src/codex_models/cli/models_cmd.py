@@ -1,6 +1,6 @@
 """``codex models``: the model families and their presets.
 
-Everything here is computed from the presets' plain dicts (:mod:`codex_models.presets`),
+Everything here is computed from the presets' plain dicts (:mod:`codex_models.models.presets`),
 so listing never imports torch or transformers, nor builds a model.
 """
 
@@ -24,7 +24,7 @@ def list_presets(as_json: bool) -> None:
     Memory is for the weights at fp32 and bf16, and for AdamW training at fp32 (weights,
     gradients and two moments: 16 bytes a parameter; activations come on top).
     """
-    from codex_models.presets import catalog
+    from codex_models.models.presets import catalog
 
     rows = catalog()
     if as_json:

@@ -15,25 +15,16 @@ from __future__ import annotations
 
 import logging
 import math
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_core.protocols import TrainState
-from codex_models import checkpoint as ckpt
-from codex_models.distributed import (
-    Dist,
-    full_state_dicts,
-    load_full_state_dicts,
-    no_sync,
-    unwrap,
-    wrap_model,
-)
-from codex_models.numerics import (
+from codex_core.events import TrainState
+from codex_models.training import checkpoint as ckpt
+from codex_models.training.data import IGNORE_INDEX, MicroBatch
+from codex_models.training.numerics import (
     clip_grad_norm,
     cross_entropy_sum,
     enable_activation_checkpointing,
@@ -42,8 +33,16 @@ from codex_models.numerics import (
     precision_context,
     seed_everything,
 )
-from codex_models.optim import build_optimizer, lr_at, set_lr
-from codex_models.train_data import IGNORE_INDEX, MicroBatch
+from codex_models.training.optim import build_optimizer, lr_at, set_lr
+from codex_models.training.parallel import (
+    Dist,
+    full_state_dicts,
+    load_full_state_dicts,
+    no_sync,
+    unwrap,
+    wrap_model,
+)
+from codex_models.training.signals import StopSignals
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -64,7 +63,7 @@ class Trainer:
         self.state = TrainState(rank=dist.rank, world_size=dist.world_size)
         self.metrics: dict[str, float] = {}
         self.stop_reason: str | None = None
-        self._signal: int | None = None
+        self._signals = StopSignals(announce=dist.is_main)
         self._bad_evals = 0
         self._resumed_step: int | None = None
 
@@ -76,7 +75,7 @@ class Trainer:
         from codex_core.events import TrainEvents
         from codex_core.plugins import get_plugin_manager
         from codex_core.runs import cache_root
-        from codex_models.placement import resolve_device
+        from codex_models.models.placement import resolve_device
 
         seed_everything(self.config.run.seed)
         self.device = resolve_device(self.cfg.device if not self.dist.enabled or self.cfg.device != "auto"
@@ -118,7 +117,7 @@ class Trainer:
         return self.dist.main_first(build)  # rank 0's error is raised on every rank
 
     def _build_data(self) -> Any:
-        from codex_models.train_data import LMData, SFTData
+        from codex_models.training.data import LMData, SFTData
 
         dataset = self.context.build("dataset", self.config.data)
         if hasattr(dataset, "examples"):
@@ -138,7 +137,7 @@ class Trainer:
         return LMData(cache, self.cfg, self.dist.world_size, self.config.run.seed)
 
     def _build_loggers(self) -> Any:
-        from codex_core.protocols import LoggerFanout
+        from codex_core.fanout import LoggerFanout
 
         if not self.dist.is_main:
             return LoggerFanout([])
@@ -160,14 +159,15 @@ class Trainer:
         banner = self.loggers.describe() + self.events.train_start(self.run, self.config, self.base_model, state,
                                                                    self.loggers)
         if dist.is_main:
-            self._say("integrations: " + (" · ".join(banner) if banner else "none (metrics.ndjson only)"))
+            print("integrations: " + (" · ".join(banner) if banner else "none (metrics.ndjson only)"),
+                  file=sys.stderr, flush=True)
         status = "failed"
-        self._install_signal_handlers()
+        self._signals.install()
         try:
             self._loop()
             status = "stopped" if self.stop_reason else "completed"
         finally:
-            self._restore_signal_handlers()
+            self._signals.restore()
             self.events.train_end(self.run, state, status, self.metrics)
         return status
 
@@ -233,10 +233,9 @@ class Trainer:
                 self.model.train()
             if self.progress is not None and dist.is_main:
                 self.progress.update(state, self.metrics, self.total_steps, cfg)
-            stop = dist.any(stop or self._signal is not None)
+            stop = dist.any(stop or self._signals.received is not None)
             if stop and not self.stop_reason:
-                self.stop_reason = (signal.Signals(self._signal).name if self._signal is not None
-                                    else "a plugin or early stopping asked")
+                self.stop_reason = self._signals.name or "a plugin or early stopping asked"
             if state.step % cfg.checkpoint_every == 0 or self._limit_reached() or stop:
                 self.save_checkpoint()
             if stop:
@@ -342,13 +341,13 @@ class Trainer:
             path = info.path
             ckpt.prune(self.run.checkpoints_dir, keep_last=self.cfg.keep_last, keep_best=self.cfg.keep_best,
                        monitor=self.cfg.monitor, mode=self.cfg.monitor_mode)
-            self._update_manifest_checkpoints()
+            ckpt.record_in_manifest(self.run, self.cfg.monitor, self.cfg.monitor_mode)
             self.events.checkpoint(self.run, self.state, path)
         self.dist.barrier()
         return path
 
     def _write_model_dir(self, directory: Path, model_state: Any) -> None:
-        from codex_models.model_dir import save_model_dir
+        from codex_models.models.model_dir import save_model_dir
 
         model = unwrap(self.model)
         model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper
@@ -365,15 +364,6 @@ class Trainer:
             self._template = self.context.build("model", self.config.model)
         self._template.load_state_dict(model_state)
         return self._template
-
-    def _update_manifest_checkpoints(self) -> None:
-        infos = ckpt.list_checkpoints(self.run.checkpoints_dir)
-        best = ckpt.best_checkpoints(infos, self.cfg.monitor, self.cfg.monitor_mode)
-        self.run.write_manifest({
-            "checkpoints": [info.path.name for info in infos],
-            "last_checkpoint": infos[-1].path.name if infos else None,
-            "best_checkpoint": best[0].path.name if best else None,
-        })
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore weights, optimizer, scaler, RNGs, data position and counters from a
@@ -410,30 +400,7 @@ class Trainer:
         if loggers is not None:
             loggers.close()
 
-    # -- signals -------------------------------------------------------------------------
-    def _install_signal_handlers(self) -> None:
-        self._previous = {}
-        if threading.current_thread() is not threading.main_thread():
-            return  # signal handlers can only be set from the main thread
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._on_signal)
-
-    def _restore_signal_handlers(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
     @property
     def stop_signal(self) -> int | None:
         """The signal (SIGINT, SIGTERM) that stopped the run, if one did."""
-        return self._signal
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if self._signal is not None:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self._signal = signum
-        if self.dist.is_main:
-            self._say(f"\n{signal.Signals(signum).name}: finishing this step and writing a checkpoint "
-                      "(press Ctrl-C again to stop at once)")
-
-    def _say(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        return self._signals.received

@@ -43,7 +43,7 @@ def checkpoint_for_run(ref: str, which: str = "best", runs_dir: str | Path | Non
     """The checkpoint directory of run ``ref`` chosen by ``which`` (``best``, ``last``, ``N``
     or ``step-N``); a :class:`CodexError` when the run has no such (complete) checkpoint."""
     from codex_core.runs import resolve_run
-    from codex_models import checkpoint as ckpt
+    from codex_models.training import checkpoint as ckpt
 
     run = resolve_run(ref, runs_dir)
     infos = ckpt.list_checkpoints(run.checkpoints_dir)
@@ -76,7 +76,7 @@ def checkpoint_for_run(ref: str, which: str = "best", runs_dir: str | Path | Non
 
 
 def _verified(path: Path) -> Path:
-    from codex_models import checkpoint as ckpt
+    from codex_models.training import checkpoint as ckpt
 
     ckpt.read_info(path, verify=True)
     return path

@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from codex_models.params import ExactMatchParams
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExactMatchParams(BaseModel):
+    """Params of the ``exact-match`` metric."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    normalize: bool = Field(
+        False,
+        description="compare after stripping, collapsing runs of whitespace to one space and lowercasing",
+    )
 
 
 def normalize_text(text: str) -> str:

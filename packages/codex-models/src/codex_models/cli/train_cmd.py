@@ -54,7 +54,7 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
         return
     results = []
     for point, config in configs:
-        from codex_models.train import run_training
+        from codex_models.training.run import run_training
 
         result = run_training(config, resume=resume, run_dir=run_dir, progress=not as_json)
         results.append((point, result))
@@ -65,7 +65,7 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
     if int(os.environ.get("RANK", "0")) != 0:
         return
     if as_json:
-        from codex_core.cli._output import echo_json
+        from codex_core.cli.output import echo_json
 
         rows = [_result_row(p, r) for p, r in results]
         echo_json(rows if sweeps else rows[0])
@@ -79,7 +79,7 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
 def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, ...], name: str | None,
                      resume: str | None, run_dir: str | None) -> None:
     """Run this command again under torchrun's agent, ``nproc`` processes on this machine."""
-    from codex_models.distributed import launch
+    from codex_models.training.launch import launch
 
     args: list[str] = []
     if config_file:
@@ -133,7 +133,7 @@ def _print_dry_run(configs: list[Any], as_json: bool) -> None:
                      "config_hash": config.hash(), "model": config.model.name, "tokenizer": config.tokenizer.name,
                      "dataset": config.data.name, "max_steps": config.trainer.max_steps})
     if as_json:
-        from codex_core.cli._output import echo_json
+        from codex_core.cli.output import echo_json
 
         echo_json(rows if len(rows) > 1 else rows[0])
     else:

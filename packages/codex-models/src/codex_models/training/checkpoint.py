@@ -13,83 +13,53 @@ trainer's state:
   other file, checked on load.
 
 Everything is written into a hidden temporary directory next to the final one, fsynced,
-and renamed into place; a process killed while writing leaves a temporary directory that
-is ignored (and removed by the next save), never a half checkpoint under the final name.
-Nothing is unpickled: weights are safetensors, the rest JSON or ``weights_only`` tensors.
+and renamed into place (:func:`codex_core.fsutil.atomic_dir`); a process killed while
+writing leaves a temporary directory that is ignored (and removed by the next save), never
+a half checkpoint under the final name. Nothing is unpickled: weights are safetensors, the
+rest JSON or ``weights_only`` tensors. Reading the markers (listing, verifying, the best
+by a metric) is codex-core's (:mod:`codex_core.checkpoints`), re-exported here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from codex_core.errors import CodexError
+from codex_core.checkpoints import (
+    MARKER,
+    PREFIX,
+    CheckpointError,
+    CheckpointInfo,
+    best_checkpoints,
+    latest_checkpoint,
+    list_checkpoints,
+)
+from codex_core.checkpoints import read_checkpoint as read_info
+from codex_core.fsutil import atomic_dir, remove_temporaries, sha256_file
+
+__all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "CheckpointError", "CheckpointInfo",
+           "best_checkpoints", "capture_rng", "checkpoint_name", "latest_checkpoint", "list_checkpoints",
+           "load_rng_json", "load_trainer_state", "match_model_keys", "prune", "read_info", "read_model_weights",
+           "record_in_manifest", "restore_rng", "save_checkpoint", "sha256_file"]
 
 log = logging.getLogger("codex.models")
 
-MARKER = "checkpoint.json"
 TRAINER_STATE = "trainer_state.pt"
 RNG_STATE = "rng.json"
-PREFIX = "step-"
-TMP_PREFIX = ".tmp-"
-
-
-class CheckpointError(CodexError):
-    """A checkpoint is missing, incomplete, corrupted or does not fit this run."""
-
-
-@dataclass
-class CheckpointInfo:
-    """A complete checkpoint on disk (its ``checkpoint.json``)."""
-
-    path: Path
-    meta: dict[str, Any] = field(repr=False)
-
-    @property
-    def step(self) -> int:
-        return int(self.meta["step"])
-
-    def metric(self, name: str) -> float | None:
-        value = self.meta.get("metrics", {}).get(name)
-        return float(value) if isinstance(value, int | float) else None
+TMP_PREFIX = "."
+"""What the names of temporaries start with: a writer killed midway leaves a hidden
+``.step-NNNNNNNN.tmp-...`` directory (:func:`codex_core.fsutil.atomic_dir`), never a
+``step-`` one."""
 
 
 def checkpoint_name(step: int) -> str:
     return f"{PREFIX}{step:08d}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
-    for directory in [root, *[p for p in root.rglob("*") if p.is_dir()]]:
-        _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- RNG states --------------------------------------------------------------------------
@@ -145,86 +115,19 @@ def save_checkpoint(
     import torch
 
     checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(checkpoints_dir)
+    remove_temporaries(checkpoints_dir)
     final = checkpoints_dir / checkpoint_name(step)
-    tmp = checkpoints_dir / f"{TMP_PREFIX}{final.name}-{os.getpid()}"
-    tmp.mkdir()
-    write_model(tmp)
-    torch.save(dict(trainer_state), tmp / TRAINER_STATE)
-    (tmp / RNG_STATE).write_text(json.dumps(rng_json))
-    files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-    marker = {"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files}
-    (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))
-    _fsync_tree(tmp)
-    if final.exists():
-        old = checkpoints_dir / f"{TMP_PREFIX}old-{final.name}-{os.getpid()}"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
-    _fsync_dir(checkpoints_dir)
+    with atomic_dir(final, replace=True) as tmp:
+        write_model(tmp)
+        torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+        (tmp / RNG_STATE).write_text(json.dumps(rng_json))
+        files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        marker = {"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))  # the marker last
     return CheckpointInfo(final, marker)
 
 
-def remove_stale_temporaries(checkpoints_dir: Path) -> None:
-    """Remove temporary directories a killed writer left behind."""
-    for path in checkpoints_dir.glob(f"{TMP_PREFIX}*"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
 # -- reading ------------------------------------------------------------------------------
-def read_info(path: Path, *, verify: bool = True) -> CheckpointInfo:
-    """The checkpoint at ``path``; :class:`CheckpointError` when it is incomplete (no
-    marker), unreadable, or (``verify``) a file is missing or its sha256 differs."""
-    marker = path / MARKER
-    if not path.is_dir():
-        raise CheckpointError(f"checkpoint {path} does not exist", hint="see codex runs show RUN for checkpoints")
-    if not marker.is_file():
-        raise CheckpointError(f"checkpoint {path} is incomplete (no {MARKER}): it was not finished writing")
-    try:
-        meta = json.loads(marker.read_text())
-        files = dict(meta["files"])
-        int(meta["step"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: {MARKER} is unreadable ({exc})") from None
-    if verify:
-        for name, digest in files.items():
-            file = path / name
-            if not file.is_file():
-                raise CheckpointError(f"checkpoint {path} is corrupted: {name} is missing")
-            if sha256_file(file) != digest:
-                raise CheckpointError(f"checkpoint {path} is corrupted: the sha256 of {name} does not match")
-    return CheckpointInfo(path, meta)
-
-
-def list_checkpoints(checkpoints_dir: Path, *, verify: bool = False, warn: bool = False) -> list[CheckpointInfo]:
-    """Complete checkpoints by step (oldest first). Incomplete or corrupted ones are
-    skipped, with a warning each when ``warn``."""
-    found = []
-    if not checkpoints_dir.is_dir():
-        return found
-    for path in sorted(checkpoints_dir.glob(f"{PREFIX}*")):
-        try:
-            found.append(read_info(path, verify=verify))
-        except CheckpointError as exc:
-            if warn:
-                log.warning("skipping %s", exc)
-    return sorted(found, key=lambda info: info.step)
-
-
-def latest_checkpoint(checkpoints_dir: Path) -> CheckpointInfo | None:
-    """The newest complete, verified checkpoint (newest first, so an older one is hashed
-    only when a newer one is bad), or None."""
-    candidates = list_checkpoints(checkpoints_dir, verify=False, warn=True)
-    for info in reversed(candidates):
-        try:
-            return read_info(info.path, verify=True)
-        except CheckpointError as exc:
-            log.warning("skipping %s", exc)
-    return None
-
-
 def load_trainer_state(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     import torch
 
@@ -251,22 +154,12 @@ def prune(checkpoints_dir: Path, *, keep_last: int, keep_best: int, monitor: str
     return removed
 
 
-def best_checkpoints(infos: Iterable[CheckpointInfo], monitor: str, mode: str) -> list[CheckpointInfo]:
-    """Checkpoints that recorded ``monitor``, best first (ties: the newer first)."""
-    scored = [(info.metric(monitor), info) for info in infos]
-    valid = [(value, info) for value, info in scored if value is not None]
-    sign = 1.0 if mode == "min" else -1.0
-    return [info for _, info in sorted(valid, key=lambda pair: (sign * pair[0], -pair[1].step))]
-
-
-# -- model weights of a checkpoint ---------------------------------------------------------
-
 def read_model_weights(path: Path) -> dict[str, Any]:
     """The weights of the checkpoint's model directory (the base weights, plus the LoRA
     adapter from ``adapter/`` under peft's names)."""
     from safetensors.torch import load_file
 
-    from codex_models.model_dir import ADAPTER_DIR
+    from codex_models.models.model_dir import ADAPTER_DIR
 
     weights = dict(load_file(str(path / "model.safetensors")))
     adapter = path / ADAPTER_DIR / "adapter_model.safetensors"
@@ -305,3 +198,15 @@ def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
                 if candidate in base:
                     return base[candidate]
     return None
+
+
+def record_in_manifest(run: Any, monitor: str, mode: str) -> None:
+    """Write the run's complete checkpoints, the last and the best (by ``monitor``) into its
+    manifest (``run``: a :class:`codex_core.runs.RunDir`)."""
+    infos = list_checkpoints(run.checkpoints_dir)
+    best = best_checkpoints(infos, monitor, mode)
+    run.write_manifest({
+        "checkpoints": [info.path.name for info in infos],
+        "last_checkpoint": infos[-1].path.name if infos else None,
+        "best_checkpoint": best[0].path.name if best else None,
+    })
