@@ -77,15 +77,54 @@ def test_samples_go_to_the_loggers_under_system_at_the_current_step() -> None:
     assert metrics["system/proc_rss_bytes"] > 0 and 0 <= metrics["system/mem_used_percent"] <= 100
 
 
-def test_rates_are_per_second_and_never_negative() -> None:
+class Counters:
+    """Disk and network counters and a clock the test sets: psutil's readings and the
+    sampler's ``time.monotonic``, so that a rate can be checked against delta / elapsed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import psutil
+
+        import codex_telemetry.system
+
+        self.now = 0.0
+        self.disk = types.SimpleNamespace(read_bytes=0, write_bytes=0)
+        self.net = types.SimpleNamespace(bytes_sent=0, bytes_recv=0)
+        monkeypatch.setattr(psutil, "disk_io_counters", lambda: types.SimpleNamespace(**vars(self.disk)))
+        monkeypatch.setattr(psutil, "net_io_counters", lambda: types.SimpleNamespace(**vars(self.net)))
+        monkeypatch.setattr(codex_telemetry.system, "time", types.SimpleNamespace(monotonic=lambda: self.now))
+
+    def set(self, now: float, read: int, write: int, sent: int, recv: int) -> None:
+        self.now = now
+        self.disk.read_bytes, self.disk.write_bytes = read, write
+        self.net.bytes_sent, self.net.bytes_recv = sent, recv
+
+
+def test_rates_are_per_second_and_never_negative(monkeypatch: pytest.MonkeyPatch) -> None:
+    counters = Counters(monkeypatch)
     sampler = SystemSampler(ListLogger(), lambda: 0, interval=1.0, gpu=False)
 
+    counters.set(100.0, read=1_000, write=5_000, sent=0, recv=10)
     first = sampler.sample()  # takes the baseline
+    counters.set(102.5, read=6_000, write=7_500, sent=250, recv=1_000_010)
     second = sampler.sample()
+    counters.set(107.5, read=6_000, write=2_500, sent=1_250, recv=10)  # write and recv counters reset
+    third = sampler.sample()
 
     assert "system/cpu_percent" not in first and not RATE_METRICS & set(first)
     assert all(second[name] >= 0 for name in RATE_METRICS & set(second))
     assert "system/cpu_percent" in second
+    assert {name: value for name, value in second.items() if name in RATE_METRICS} == {
+        "system/disk_read_bytes_per_s": 5_000 / 2.5,
+        "system/disk_write_bytes_per_s": 2_500 / 2.5,
+        "system/net_sent_bytes_per_s": 250 / 2.5,
+        "system/net_recv_bytes_per_s": 1_000_000 / 2.5,
+    }
+    assert {name: value for name, value in third.items() if name in RATE_METRICS} == {
+        "system/disk_read_bytes_per_s": 0.0,
+        "system/disk_write_bytes_per_s": 0.0,
+        "system/net_sent_bytes_per_s": 1_000 / 5.0,
+        "system/net_recv_bytes_per_s": 0.0,
+    }
 
 
 def test_the_step_follows_the_training_state_updated_in_place() -> None:
