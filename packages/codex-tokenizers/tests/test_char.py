@@ -148,3 +148,24 @@ def test_any_text_over_the_alphabet_round_trips(text: str) -> None:
 @given(st.text())
 def test_any_text_encodes_to_one_id_per_character(text: str) -> None:
     assert len(default_char().encode(text)) == len(text)
+
+
+@pytest.mark.parametrize(("add_bos", "add_eos"), [(False, False), (True, False), (False, True), (True, True)])
+@pytest.mark.parametrize("backend", ["python", "rust"])
+def test_its_tokenizer_json_gives_the_same_ids_on_both_engines(tmp_path: Path, add_bos: bool, add_eos: bool,
+                                                               backend: str) -> None:
+    """What a model directory holds for a char tokenizer (written without the `tokenizers`
+    library) loads on either engine and encodes exactly as the char tokenizer does."""
+    from codex_tokenizers.engine import load
+    from codex_tokenizers.params import CharTokenizerParams
+
+    if backend == "rust":
+        pytest.importorskip("tokenizers")
+    char = CharTokenizer(CharTokenizerParams(add_bos=add_bos, add_eos=add_eos))
+    path = char.save_tokenizer_json(tmp_path)
+    assert path.name == "tokenizer.json"
+    loaded = load(path, backend=backend)
+    for text in ["def f(x):\n\treturn x + 1\n", "naïve café ✓ 日本 😀", "", "  \x0b\x0c"]:
+        assert loaded.encode(text).ids == char.encode(text).ids, text
+    assert loaded.special_tokens == char.special_tokens
+    assert loaded.vocab_size == char.vocab_size

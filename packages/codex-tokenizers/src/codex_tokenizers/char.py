@@ -99,6 +99,49 @@ class CharTokenizer:
         text = json.dumps(self._state(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
         return atomic_write(Path(directory) / FILENAME, text)
 
+    def to_tokenizer_json(self) -> str:
+        """An equivalent Hugging Face ``tokenizer.json`` (what a model directory holds, so that
+        ``transformers`` loads the tokenizer): a WordLevel vocabulary of the special tokens and
+        the alphabet, every character its own piece, the special tokens as special added tokens,
+        ``<bos>``/``<eos>`` added as this tokenizer adds them. Ids are equal on any text, except
+        that a literal ``<pad>``, ``<bos>``, ``<eos>`` or ``<unk>`` in the text becomes that
+        special token (this tokenizer spells it out character by character)."""
+        template = (["<bos>"] if self.params.add_bos else []) + ["$A"] + (["<eos>"] if self.params.add_eos else [])
+        post_processor = None
+        if len(template) > 1:
+            def piece(name: str) -> dict[str, Any]:
+                return ({"Sequence": {"id": "A", "type_id": 0}} if name == "$A"
+                        else {"SpecialToken": {"id": name, "type_id": 0}})
+
+            used = [t for t in template if t != "$A"]
+            post_processor = {
+                "type": "TemplateProcessing",
+                "single": [piece(t) for t in template],
+                "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {t: {"id": t, "ids": [self._vocab.index(t)], "tokens": [t]} for t in used},
+            }
+        spec = {
+            "version": "1.0",
+            "truncation": None,
+            "padding": None,
+            "added_tokens": [{"id": i, "content": self._vocab[i], "single_word": False, "lstrip": False,
+                              "rstrip": False, "normalized": False, "special": True}
+                             for i in sorted(self._specials.values())],
+            "normalizer": None,
+            "pre_tokenizer": {"type": "Split", "pattern": {"Regex": r"[\s\S]"}, "behavior": "Isolated",
+                              "invert": False},
+            "post_processor": post_processor,
+            "decoder": {"type": "Fuse"},
+            "model": {"type": "WordLevel", "vocab": {token: i for i, token in enumerate(self._vocab)},
+                      "unk_token": SPECIAL_TOKENS["unk"]},
+        }
+        return json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+
+    def save_tokenizer_json(self, directory: str | Path) -> Path:
+        """Write :meth:`to_tokenizer_json` as ``tokenizer.json`` into ``directory``
+        (atomically); return its path."""
+        return atomic_write(Path(directory) / "tokenizer.json", self.to_tokenizer_json())
+
     @classmethod
     def load(cls, path: str | Path) -> CharTokenizer:
         """Load a tokenizer written by :meth:`save` (``path``: the file or its directory)."""

@@ -42,11 +42,11 @@ def run_options(func: F) -> F:
 def checkpoint_for_run(ref: str, which: str = "best", runs_dir: str | Path | None = None) -> Path:
     """The checkpoint directory of run ``ref`` chosen by ``which`` (``best``, ``last``, ``N``
     or ``step-N``); a :class:`CodexError` when the run has no such (complete) checkpoint."""
+    from codex_core.checkpoints import latest_checkpoint
     from codex_core.runs import resolve_run
-    from codex_models.training import checkpoint as ckpt
 
     run = resolve_run(ref, runs_dir)
-    infos = ckpt.list_checkpoints(run.checkpoints_dir)
+    infos = run.checkpoints()
     if not infos:
         raise CodexError(f"run {run.name} has no complete checkpoint (in {run.checkpoints_dir})",
                          hint="train longer than trainer.checkpoint_every steps, or resume it with "
@@ -59,7 +59,7 @@ def checkpoint_for_run(ref: str, which: str = "best", runs_dir: str | Path | Non
             return _verified(by_name[best].path)
         choice = "last"
     if choice == "last":
-        latest = ckpt.latest_checkpoint(run.checkpoints_dir)
+        latest = latest_checkpoint(run.checkpoints_dir)
         if latest is None:
             raise CodexError(f"run {run.name}: every checkpoint is incomplete or corrupted",
                              hint="see the warnings above; codex runs show " + run.name)
@@ -76,9 +76,9 @@ def checkpoint_for_run(ref: str, which: str = "best", runs_dir: str | Path | Non
 
 
 def _verified(path: Path) -> Path:
-    from codex_models.training import checkpoint as ckpt
+    from codex_core.checkpoints import read_checkpoint
 
-    ckpt.read_info(path, verify=True)
+    read_checkpoint(path, verify=True)
     return path
 
 

@@ -65,9 +65,8 @@ def save_model_dir(model: Any, tokenizer: Any, out: str | Path, *, summary: Mapp
     (``adapter_only=True``), or the base weights plus the adapter in ``adapter/``
     (``merge=False``). ``adapter_only`` of a model without adapters is an error.
 
-    The tokenizer must save a ``tokenizer.json``; the ``char`` tokenizer's own file is
-    converted into an equivalent one (:func:`_char_to_tokenizer_json`). Any other tokenizer
-    file is a :class:`CodexError`.
+    The tokenizer must save a ``tokenizer.json`` (the ``char`` tokenizer writes an equivalent
+    one with its ``save_tokenizer_json``). Any other tokenizer file is a :class:`CodexError`.
     """
     from codex_models.models.lora import is_lora, merge_lora, save_adapter
 
@@ -134,44 +133,17 @@ def _base_state_dict(base: Any) -> dict[str, Any]:
 
 
 def _save_tokenizer(tokenizer: Any, directory: Path) -> None:
-    written = Path(tokenizer.save(directory))
+    """The tokenizer's ``tokenizer.json`` in ``directory``: what ``save`` writes, or for a
+    tokenizer with another file format (``char``) its own ``save_tokenizer_json``."""
+    export = getattr(tokenizer, "save_tokenizer_json", None)
+    written = Path(export(directory) if callable(export) else tokenizer.save(directory))
     if written.name == "tokenizer.json":
-        return
-    state = _read_json(written)
-    if state.get("type") == "char":
-        (directory / "tokenizer.json").write_text(_char_to_tokenizer_json(state), encoding="utf-8")
-        written.unlink()
         return
     raise CodexError(
         f"the tokenizer ({type(tokenizer).__name__}) saved {written.name}, not a tokenizer.json; "
         "a model directory needs a Hugging Face tokenizer.json",
         hint="use a tokenizer that saves a tokenizer.json (bpe, wordpiece, unigram, tokenizer-json or char)",
     )
-
-
-def _char_to_tokenizer_json(state: Mapping[str, Any]) -> str:
-    """The ``char`` tokenizer's saved state as an equivalent ``tokenizer.json``: a WordLevel
-    vocabulary of the special tokens and the alphabet, every character its own piece, the
-    special tokens as special added tokens, ``<bos>``/``<eos>`` added as the char tokenizer
-    adds them. Ids are equal on any text, except that a literal ``<pad>``, ``<bos>``,
-    ``<eos>`` or ``<unk>`` in the text becomes that special token (the char tokenizer
-    spells it out character by character)."""
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
-
-    vocab: list[str] = list(state["vocab"])
-    specials = {role: vocab[i] for role, i in state["special_tokens"].items()}
-    tok = Tokenizer(models.WordLevel({token: i for i, token in enumerate(vocab)}, unk_token=specials["unk"]))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    tok.add_special_tokens([AddedToken(vocab[i], special=True, normalized=False)
-                            for i in sorted(state["special_tokens"].values())])
-    template = ([specials["bos"]] if state.get("add_bos") else []) + ["$A"] + (
-        [specials["eos"]] if state.get("add_eos") else [])
-    if len(template) > 1:
-        used = [t for t in template if t != "$A"]
-        tok.post_processor = processors.TemplateProcessing(
-            single=" ".join(template), special_tokens=[(t, vocab.index(t)) for t in used])
-    return str(tok.to_str())
 
 
 def _token_roles(tokenizer: Any, tokenizer_json: Path) -> dict[str, tuple[int, str]]:

@@ -203,7 +203,7 @@ def _tied(model: Any, key: str, base: dict[str, Any]) -> Any:
 def record_in_manifest(run: Any, monitor: str, mode: str) -> None:
     """Write the run's complete checkpoints, the last and the best (by ``monitor``) into its
     manifest (``run``: a :class:`codex_core.runs.RunDir`)."""
-    infos = list_checkpoints(run.checkpoints_dir)
+    infos = run.checkpoints()
     best = best_checkpoints(infos, monitor, mode)
     run.write_manifest({
         "checkpoints": [info.path.name for info in infos],
