@@ -1,7 +1,9 @@
-"""Run config: schema, loading (extends, env, overrides), sweeps and schema export."""
+"""Run config: schema, loading (extends, env, overrides, config-relative paths), sweeps
+and schema export."""
 
 from codex_core.config.loader import LoadedConfig, default_config_text, load_config, load_tree, validate_tree
 from codex_core.config.overrides import apply_overrides, parse_override
+from codex_core.config.paths import ConfigPath, ParamsOf, resolve_path
 from codex_core.config.schema import (
     ComponentRef,
     DataSection,
@@ -15,8 +17,10 @@ from codex_core.config.sweep import SweepPoint, expand_sweeps
 
 __all__ = [
     "ComponentRef",
+    "ConfigPath",
     "DataSection",
     "LoadedConfig",
+    "ParamsOf",
     "RunConfig",
     "RunSection",
     "SplitRatios",
@@ -29,5 +33,6 @@ __all__ = [
     "load_config",
     "load_tree",
     "parse_override",
+    "resolve_path",
     "validate_tree",
 ]

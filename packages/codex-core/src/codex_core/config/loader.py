@@ -14,15 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 
 from codex_core.config.errors import check_unknown_keys, format_validation_error
-from codex_core.config.overrides import apply_overrides
-from codex_core.config.schema import RunConfig
+from codex_core.config.overrides import Override, apply_override, parse_override
+from codex_core.config.paths import resolve_paths
+from codex_core.config.schema import COMPONENT_FIELDS, RunConfig
 from codex_core.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.registry import Registry
 
 DEFAULT_CONFIG = "default.yaml"
 _ENV = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^}]*))?\}")
@@ -146,8 +150,8 @@ def _interpolate(tree: Any, origins: Mapping[str, str], path: str = "") -> Any:
     return _ENV.sub(value_of, tree)
 
 
-COMPONENT_KEYS = ("tokenizer", "data", "model")
-COMPONENT_LISTS = ("loggers", "metrics")
+COMPONENT_KEYS = tuple(key for key, _ in COMPONENT_FIELDS if not key.endswith(".*"))
+COMPONENT_LISTS = tuple(key[:-2] for key, _ in COMPONENT_FIELDS if key.endswith(".*"))
 
 
 def expand_shorthands(tree: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +166,70 @@ def expand_shorthands(tree: dict[str, Any]) -> dict[str, Any]:
     return tree
 
 
-def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """The merged, interpolated, overridden plain tree (not yet validated)."""
+def _list_at(tree: Any, path: Sequence[str | int]) -> list[Any] | None:
+    node = tree
+    for part in path:
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and -len(node) <= part < len(node):
+            node = node[part]
+        else:
+            return None
+    return node if isinstance(node, list) else None
+
+
+def _key(tree: Any, path: Sequence[str | int]) -> str:
+    """The dotted key of ``path`` in ``tree``, negative list indices counted from the start."""
+    node, parts = tree, []
+    for part in path:
+        if isinstance(node, list) and isinstance(part, int):
+            part = part + len(node) if part < 0 else part
+            node = node[part] if 0 <= part < len(node) else None
+        else:
+            node = node.get(str(part)) if isinstance(node, dict) else None
+        parts.append(str(part))
+    return ".".join(parts)
+
+
+def _record_override(tree: dict[str, Any], ov: Override, origins: dict[str, str],
+                     before: list[Any] | None) -> None:
+    """Keep ``origins`` true after ``ov``: what it set comes from it, and list items that
+    moved (others removed or deleted before them) keep where they came from.
+    ``before``: a copy of the list that a remove or delete changed."""
+    origin = f"override {ov.text!r}"
+    list_path = ov.path if ov.op in ("append", "remove") else ov.path[:-1]
+    key, here = _key(tree, list_path), _key(tree, ov.path)
+    after = _list_at(tree, list_path)
+    if before is not None and after is not None:
+        moved: dict[int, int] = {}
+        j = 0
+        for i, item in enumerate(before):  # what is left is ``before`` less some items, in order
+            if j < len(after) and after[j] is item:
+                moved[i], j = j, j + 1
+        renumbered: dict[str, str] = {}
+        for name in [k for k in origins if k.startswith(f"{key}.")]:
+            head, dot, rest = name[len(key) + 1:].partition(".")
+            value = origins.pop(name)
+            if head.isdigit() and int(head) in moved:
+                renumbered[f"{key}.{moved[int(head)]}{dot}{rest}"] = value
+        origins.update(renumbered)
+        if ov.op == "delete":
+            return
+    origins[here] = origin
+    if ov.op == "set":
+        for stale in [k for k in origins if k.startswith(f"{here}.")]:
+            del origins[stale]
+        _record(ov.value, origin, origins, f"{here}.")
+    elif ov.op == "append" and after is not None:
+        origins[f"{key}.{len(after) - 1}"] = origin
+        _record(ov.value, origin, origins, f"{key}.{len(after) - 1}.")
+
+
+def load_tree(path: str | Path | None = None, overrides: Sequence[str] = (), *,
+              registry: Registry | None = None) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """The merged, overridden, interpolated plain tree (not yet validated), with every
+    path field absolute (see :mod:`codex_core.config.paths`; ``registry`` finds the
+    components' params models, default: the installed plugins')."""
     origins: dict[str, str] = {}
     sources: list[str] = []
     if path is None:
@@ -175,10 +241,13 @@ def load_tree(path: str | Path | None = None, overrides: Sequence[str] = ()) -> 
     else:
         tree = _load_file(Path(path), origins, sources)
     expand_shorthands(tree)
-    for ov in apply_overrides(tree, list(overrides)):
-        origins[ov.key] = f"override {ov.text!r}"
-        _record(ov.value, f"override {ov.text!r}", origins, f"{ov.key}.")
+    for ov in [parse_override(o) for o in overrides]:
+        changed = _list_at(tree, ov.path if ov.op == "remove" else ov.path[:-1])
+        before = list(changed) if changed is not None and ov.op in ("remove", "delete") else None
+        apply_override(tree, ov)
+        _record_override(tree, ov, origins, before)
     tree = _interpolate(tree, origins)
+    tree = resolve_paths(tree, origins, RunConfig, COMPONENT_FIELDS, registry)
     return tree, origins, sources
 
 
@@ -194,8 +263,10 @@ def validate_tree(tree: dict[str, Any], origins: Mapping[str, str] | None = None
         raise ConfigError(format_validation_error(exc, origins=located)) from None
 
 
-def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> LoadedConfig:
-    """Load and validate a run config (``path=None``: the built-in default)."""
-    tree, origins, sources = load_tree(path, overrides)
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = (), *,
+                registry: Registry | None = None) -> LoadedConfig:
+    """Load and validate a run config (``path=None``: the built-in default). Paths set in
+    a file are relative to that file's folder; the result holds them absolute."""
+    tree, origins, sources = load_tree(path, overrides, registry=registry)
     config = validate_tree(tree, origins, sources[-1] if sources else None)
     return LoadedConfig(config=config, tree=tree, origins=origins, sources=sources)

@@ -6,9 +6,28 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from codex_core.config.paths import PathMarker
+
+COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("tokenizer", "tokenizer"),
+    ("data", "dataset"),
+    ("model", "model"),
+    ("loggers.*", "logger"),
+    ("metrics.*", "metric"),
+)
+"""``(key, kind)`` of every component reference of a run config (``.*``: a list of them)."""
 
 
 class StrictModel(BaseModel):
@@ -61,12 +80,37 @@ class SplitRatios(StrictModel):
         return self
 
 
+_SAFETY_WORDS = {"builtin": "builtin", "on": "builtin", "true": "builtin", "yes": "builtin",
+                 "off": "off", "false": "off", "no": "off"}
+
+
+def _safety_word(value: Any) -> Any:
+    """YAML reads unquoted ``off``/``no``/``false`` as False and ``on``/``yes``/``true`` as True:
+    those (and the same words quoted, in any case) mean ``off`` and ``builtin``."""
+    if isinstance(value, bool):
+        return "builtin" if value else "off"
+    if isinstance(value, str):
+        return _SAFETY_WORDS.get(value.strip().lower(), value)
+    return value
+
+
+SafetySetting = Annotated[
+    str,
+    BeforeValidator(_safety_word),
+    PathMarker(keep=tuple(_SAFETY_WORDS)),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "boolean"}]}),
+]
+"""``builtin``, ``off`` or a policy file (relative to the config file that names it)."""
+
+
 class DataSection(ComponentRef):
     """The dataset (a component reference), how it is split and filtered."""
 
     split: SplitRatios = Field(default_factory=SplitRatios)
-    safety: str = Field(
-        "builtin", description="safety filters: builtin (the built-in rules), off, or a policy YAML file"
+    safety: SafetySetting = Field(
+        "builtin",
+        description="safety filters: builtin (the built-in rules; also on, yes, true), off (also no, false), "
+        "or a policy YAML file (relative to the config file's folder)",
     )
 
 
@@ -183,13 +227,13 @@ class RunConfig(StrictModel):
 
     def component_refs(self) -> list[tuple[str, str, ComponentRef]]:
         """``(kind, key path, ref)`` for every component the config names."""
-        refs: list[tuple[str, str, ComponentRef]] = [
-            ("tokenizer", "tokenizer", self.tokenizer),
-            ("dataset", "data", self.data),
-            ("model", "model", self.model),
-        ]
-        refs += [("logger", f"loggers.{i}", r) for i, r in enumerate(self.loggers)]
-        refs += [("metric", f"metrics.{i}", r) for i, r in enumerate(self.metrics)]
+        refs: list[tuple[str, str, ComponentRef]] = []
+        for key, kind in COMPONENT_FIELDS:
+            if key.endswith(".*"):
+                items: list[ComponentRef] = getattr(self, key[:-2])
+                refs += [(kind, f"{key[:-2]}.{i}", ref) for i, ref in enumerate(items)]
+            else:
+                refs.append((kind, key, getattr(self, key)))
         return refs
 
     def to_dict(self) -> dict[str, Any]:
