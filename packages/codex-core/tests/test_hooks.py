@@ -6,6 +6,7 @@ import types
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from codex_core import hookimpl, hookspecs
@@ -54,9 +55,18 @@ def test_hook_codex_register_loggers(register_codex_plugin, codex_registry):
         ("logger", "x", "p")]
 
 
-def test_hook_codex_register_commands(register_codex_plugin):
+@pytest.fixture
+def codex_cli(monkeypatch: pytest.MonkeyPatch) -> click.Group:
+    """The global ``codex`` group; commands (and owners) a test's plugin adds to it are
+    removed after the test, whether it passed or not."""
     from codex_core.cli.app import cli
 
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    monkeypatch.setattr(cli, "command_owners", dict(cli.command_owners))
+    return cli
+
+
+def test_hook_codex_register_commands(register_codex_plugin, codex_cli):
     def add(cli: click.Group) -> None:
         @cli.command("hello-from-plugin")
         def hello() -> None:
@@ -64,10 +74,9 @@ def test_hook_codex_register_commands(register_codex_plugin):
 
     register_codex_plugin(plugin(codex_register_commands=add), "cmd-plugin")
 
-    result = CliRunner().invoke(cli, ["hello-from-plugin"])
+    result = CliRunner().invoke(codex_cli, ["hello-from-plugin"])
 
     assert result.output == "hello from a plugin\n"
-    cli.commands.pop("hello-from-plugin", None)
 
 
 def run_and_state(tmp_path: Path) -> tuple[RunDir, TrainState]:
