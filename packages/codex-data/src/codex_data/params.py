@@ -7,16 +7,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from codex_core.config import ConfigPath
+
 
 class TextParams(BaseModel):
     """Params of the ``text`` dataset."""
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(
+    paths: list[ConfigPath] = Field(
         min_length=1,
         description="files, directories (every file below, hidden ones skipped) or globs "
-        "('data/**/*.txt'); document ids are relative to each one's folder",
+        "('data/**/*.txt'); document ids are relative to each one's folder. In a config file, "
+        "relative to that file's folder",
     )
     mode: Literal["file", "line"] = Field(
         "file", description="'file': one document per file; 'line': one per non-empty line"

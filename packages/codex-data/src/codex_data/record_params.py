@@ -6,16 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from codex_core.config import ConfigPath
+
 
 class RecordParams(BaseModel):
     """What every record dataset shares: where the files are, ids, and bad-row handling."""
 
     model_config = ConfigDict(extra="forbid")
 
-    paths: list[str] = Field(
+    paths: list[ConfigPath] = Field(
         min_length=1,
         description="files, directories (every file below, hidden ones skipped) or globs "
-        "('data/**/*.jsonl'); default ids are '<path relative to each one's folder>:<line>'",
+        "('data/**/*.jsonl'); default ids are '<path relative to each one's folder>:<line>'. In a "
+        "config file, relative to that file's folder",
     )
     id_field: str | None = Field(
         None,
@@ -56,7 +59,7 @@ class SFTParams(RecordParams):
         description="a Jinja2 chat template (as in a Hugging Face tokenizer_config.json), rendered with "
         "messages, bos_token, eos_token and add_generation_prompt=False; default: the built-in template",
     )
-    tokenizer_config: str | None = Field(
+    tokenizer_config: ConfigPath | None = Field(
         None, description="a local Hugging Face tokenizer_config.json whose 'chat_template' to use"
     )
     bos_token: str | None = Field(
