@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from codex_core.config import ConfigPath, ParamsOf
 
 DEFAULT_ALPHABET = (
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -53,7 +55,7 @@ class TokenizerFileParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="a tokenizer.json, or a directory holding one")
+    path: ConfigPath = Field(description="a tokenizer.json, or a directory holding one")
     backend: Backend = Field("auto", description="engine: auto (rust when installed), rust or python")
 
 
@@ -68,9 +70,10 @@ class TrainedTokenizerParams(BaseModel):
     special_tokens: list[str] | None = Field(
         None, description="special tokens (ids 0..n-1); default per kind, e.g. <|endoftext|>, <|pad|> for bpe"
     )
-    files: list[str] | None = Field(None, description="training files, directories or globs")
+    files: list[ConfigPath] | None = Field(None, description="training files, directories or globs")
     dataset: str | None = Field(None, description="a registered dataset to train on (e.g. stdlib-code)")
-    dataset_params: dict[str, Any] = Field(default_factory=dict, description="params of that dataset")
+    dataset_params: Annotated[dict[str, Any], ParamsOf("dataset", "dataset")] = Field(
+        default_factory=dict, description="params of that dataset")
     max_documents: int | None = Field(None, ge=1, description="train on the first N documents only")
     template: Literal["auto", "none", "bos-eos", "cls-sep"] = Field(
         "auto", description="special tokens around each text; auto: cls-sep for wordpiece, else none")
