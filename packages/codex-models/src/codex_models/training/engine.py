@@ -117,24 +117,12 @@ class Trainer:
         return self.dist.main_first(build)  # rank 0's error is raised on every rank
 
     def _build_data(self) -> Any:
-        from codex_models.training.data import LMData, SFTData
+        from codex_data import open_pipeline
+        from codex_models.training.data import TrainData
 
-        dataset = self.context.build("dataset", self.config.data)
-        if hasattr(dataset, "examples"):
-            return SFTData(dataset, self.tokenizer, self.cfg, self.dist.world_size, self.config.run.seed,
-                           val_fraction=self.config.data.split.val)
-        from codex_core.runs import cache_root
-        from codex_data.prepare import default_cache_dir, prepare
-        from codex_data.safety import Policy
-
-        safety = self.config.data.safety
-        policy = None if safety == "off" else Policy.load(None if safety == "builtin" else safety)
-        params = dict(self.config.data.params)
-        out = default_cache_dir(cache_root(), self.config.data.name, params, self.tokenizer)
-        cache = prepare(dataset, self.tokenizer, out, dataset_name=self.config.data.name,
-                        ratios=self.config.data.split, seed=self.config.run.seed, policy=policy,
-                        progress=self.dist.is_main and self.progress is not None)
-        return LMData(cache, self.cfg, self.dist.world_size, self.config.run.seed)
+        source = open_pipeline(self.config, self.tokenizer, self.context, world_size=self.dist.world_size,
+                               progress=self.dist.is_main and self.progress is not None)
+        return TrainData(source)
 
     def _build_loggers(self) -> Any:
         from codex_core.fanout import LoggerFanout
