@@ -51,6 +51,9 @@ _LAZY = {
     "runs_root": "codex_core.runs",
     "cache_root": "codex_core.runs",
     "atomic_write": "codex_core.fsutil",
+    "atomic_dir": "codex_core.fsutil",
+    "sha256_file": "codex_core.fsutil",
+    "fsync_tree": "codex_core.fsutil",
     "load_config": "codex_core.config",
     "RunConfig": "codex_core.config",
 }
@@ -66,7 +69,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from codex_core.context import BuildContext
     from codex_core.errors import CodexError, ComponentError, ConfigError
     from codex_core.events import TrainEvents
-    from codex_core.fsutil import atomic_write
+    from codex_core.fsutil import atomic_dir, atomic_write, fsync_tree, sha256_file
     from codex_core.plugins import PluginInfo, PluginManager, get_plugin_manager
     from codex_core.protocols import (
         Connector,

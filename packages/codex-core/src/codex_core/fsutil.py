@@ -1,14 +1,24 @@
-"""Atomic file writes and an inter-process lock."""
+"""Atomic file and directory writes, file hashes, and an inter-process lock.
+
+* :func:`atomic_write` / :func:`atomic_write_json`: one file, replaced whole;
+* :func:`atomic_dir`: a directory written in a hidden temporary sibling and renamed into
+  place, so a reader sees it complete or not at all;
+* :func:`sha256_file`, :func:`fsync_tree`, :func:`fsync_dir`: hashing and durability;
+* :class:`FileLock`: one process at a time.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import secrets
+import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -69,6 +79,129 @@ def fsync_dir(directory: str | Path) -> None:
         pass  # some filesystems (and Windows) cannot fsync a directory; the rename still happened
     finally:
         os.close(fd)
+
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 hex digest of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fsync_tree(root: str | Path) -> None:
+    """fsync every file and every directory under ``root``, then ``root`` itself, so what
+    was written there survives a crash once ``root`` is renamed. Links are not followed."""
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                continue
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        for name in dirs:
+            if not os.path.islink(os.path.join(folder, name)):
+                fsync_dir(os.path.join(folder, name))
+    fsync_dir(root)
+
+
+_TMP_MARK = ".tmp-"  # atomic_dir's temporaries are .<name>.tmp-<pid>-<hex>
+_OLD_MARK = ".old-"
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Write the directory ``path`` atomically: yields a fresh, empty temporary directory next
+    to it (same parent, hidden name ``.<name>.tmp-<pid>-<hex>``) to fill.
+
+    On a normal exit the tree is fsynced, renamed to ``path`` and the parent fsynced. On an
+    exception the temporary directory is removed and the exception re-raised; ``path`` is as
+    it was. An existing empty directory at ``path`` is taken over. Anything else at ``path``
+    is a :class:`FileExistsError` (raised before the block runs, and again at the end should
+    something have appeared meanwhile) unless ``replace``: then the old one is renamed aside,
+    the new one renamed in, and the old one deleted, so a reader sees the old directory or the
+    new one, complete. Example::
+
+        with atomic_dir(run / "checkpoints" / "step-00000100") as tmp:
+            (tmp / "model.safetensors").write_bytes(data)
+            atomic_write_json(tmp / "checkpoint.json", marker)  # the marker last
+    """
+    path = Path(path)
+    if not replace:
+        _check_free(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _fresh_sibling(path, _TMP_MARK)
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        if replace and os.path.lexists(path) and not _is_empty_dir(path):
+            _swap_in(tmp, path)
+        else:
+            _check_free(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                path.rmdir()  # empty (checked): os.replace onto it is not portable
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def remove_temporaries(parent: str | Path, name: str | None = None) -> list[Path]:
+    """Remove what :func:`atomic_dir` writers killed midway left in ``parent`` (for ``name``
+    only, or for every name); returns what was removed. Call it only while no other process
+    writes there (under the lock that guards ``parent``)."""
+    removed = []
+    for mark in (_TMP_MARK, _OLD_MARK):
+        for path in sorted(Path(parent).glob(f".{name or '*'}{mark}*")):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+    return removed
+
+
+def _check_free(path: Path) -> None:
+    if os.path.lexists(path) and not _is_empty_dir(path):
+        raise FileExistsError(f"{path} already exists")
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+
+
+def _fresh_sibling(path: Path, mark: str, *, create: bool = True) -> Path:
+    """A new hidden name next to ``path`` (the directory made when ``create``)."""
+    while True:
+        candidate = path.with_name(f".{path.name}{mark}{os.getpid()}-{secrets.token_hex(4)}")
+        if not create:
+            if not os.path.lexists(candidate):
+                return candidate
+            continue
+        try:
+            candidate.mkdir()  # the usual mode (umask), not mkdtemp's 0o700
+        except FileExistsError:
+            continue
+        return candidate
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename ``target`` aside, ``new`` to ``target``, then delete the old one."""
+    old = _fresh_sibling(target, _OLD_MARK, create=False)
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)  # put the old one back
+        raise
+    fsync_dir(target.parent)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
 
 
 class FileLock:
