@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,9 +13,10 @@ import time
 
 import pytest
 
+import codex_core
 from codex_core.errors import RunDirError
 from codex_core.fsutil import FileLock, atomic_write
-from codex_core.runs import RunDir, list_runs, resolve_run
+from codex_core.runs import RunDir, list_runs, new_run_name, resolve_run
 
 
 def test_create_lays_out_the_run_directory(tmp_path):
@@ -227,3 +229,20 @@ def test_metrics_from_a_newer_schema_are_refused(tmp_path):
 
     with pytest.raises(RunDirError, match="schema v99, newer than this codex-core reads"):
         list(run.read_metrics())
+
+
+def test_new_run_name_is_timestamped_and_numbered_when_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(time, "strftime", lambda fmt, *args: "run-20250102-030405")
+    (tmp_path / "run-20250102-030405").mkdir()
+    (tmp_path / "run-20250102-030405-2").mkdir()
+
+    assert new_run_name(str(tmp_path)) == "run-20250102-030405-3"
+    assert new_run_name(tmp_path / "empty") == "run-20250102-030405"
+
+
+def test_a_run_created_without_a_name_gets_a_new_run_name(tmp_path):
+    run = RunDir.create(tmp_path)
+    run.unlock()
+
+    assert re.fullmatch(r"run-\d{8}-\d{6}", run.name)
+    assert codex_core.new_run_name is new_run_name

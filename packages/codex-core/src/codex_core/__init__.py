@@ -47,6 +47,7 @@ _LAZY = {
     "LoggerFanout": "codex_core.protocols",
     "TrainState": "codex_core.protocols",
     "RunDir": "codex_core.runs",
+    "new_run_name": "codex_core.runs",
     "resolve_run": "codex_core.runs",
     "runs_root": "codex_core.runs",
     "cache_root": "codex_core.runs",
@@ -54,6 +55,7 @@ _LAZY = {
     "atomic_dir": "codex_core.fsutil",
     "sha256_file": "codex_core.fsutil",
     "fsync_tree": "codex_core.fsutil",
+    "CheckpointInfo": "codex_core.checkpoints",
     "load_config": "codex_core.config",
     "RunConfig": "codex_core.config",
 }
@@ -65,6 +67,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from codex_core.checkpoints import CheckpointInfo
     from codex_core.config import RunConfig, load_config
     from codex_core.context import BuildContext
     from codex_core.errors import CodexError, ComponentError, ConfigError
@@ -84,4 +87,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TrainState,
     )
     from codex_core.registry import KINDS, ComponentKind, ComponentSpec, Registry
-    from codex_core.runs import RunDir, cache_root, resolve_run, runs_root
+    from codex_core.runs import RunDir, cache_root, new_run_name, resolve_run, runs_root

@@ -7,7 +7,7 @@ Layout of a run directory::
     manifest.json     what ran: versions, platform, git sha, config hash, seed, status
     metrics.ndjson    one JSON object per line (schema below), written by core itself
     train.log         the run's log
-    checkpoints/      checkpoints written by the training engine
+    checkpoints/      checkpoints written by the training engine (read: RunDir.checkpoints)
     artifacts/        anything else a run produces
     .lock             held while a process writes the run
 
@@ -28,11 +28,14 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_core import __version__
 from codex_core.errors import RunDirError, did_you_mean
 from codex_core.fsutil import FileLock, atomic_write, atomic_write_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from codex_core.checkpoints import CheckpointInfo
 
 METRICS_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA_VERSION = 1
@@ -79,7 +82,7 @@ class RunDir:
         timestamped name is made. The caller releases the lock with :meth:`unlock`."""
         root = Path(root)
         if name is None:
-            name = _fresh_name(root)
+            name = new_run_name(root)
         _check_name(name)
         run = cls(root / name)
         if run.path.exists() and not exist_ok and any(run.path.iterdir()):
@@ -174,6 +177,15 @@ class RunDir:
                 latest[key] = {"value": value, "step": row["step"]}
         return latest
 
+    # -- checkpoints --------------------------------------------------------------------
+    def checkpoints(self, *, verify: bool = False, warn: bool = False) -> list[CheckpointInfo]:
+        """The run's complete checkpoints, oldest first (see :mod:`codex_core.checkpoints`):
+        those with a ``checkpoint.json`` marker; with ``verify`` also every file's sha256.
+        Incomplete or corrupted ones are skipped, with a warning each when ``warn``."""
+        from codex_core.checkpoints import list_checkpoints
+
+        return list_checkpoints(self.checkpoints_dir, verify=verify, warn=warn)
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
 
@@ -195,7 +207,10 @@ def _check_name(name: str) -> None:
         )
 
 
-def _fresh_name(root: Path) -> str:
+def new_run_name(root: str | Path) -> str:
+    """A fresh timestamped run name, ``run-YYYYmmdd-HHMMSS`` (with ``-2``, ``-3``, ... when
+    that name is taken under ``root``); ``root / new_run_name(root)`` is the new run's path."""
+    root = Path(root)
     base = time.strftime("run-%Y%m%d-%H%M%S")
     name, n = base, 1
     while (root / name).exists():
