@@ -11,8 +11,7 @@ from click.testing import CliRunner
 
 from codex_core import hookimpl, hookspecs
 from codex_core.config import load_config
-from codex_core.events import TrainEvents
-from codex_core.protocols import TrainState
+from codex_core.events import TrainEvents, TrainState
 from codex_core.runs import RunDir
 
 
@@ -100,7 +99,7 @@ def test_hook_codex_on_train_start(register_codex_plugin, codex_plugin_manager, 
 
 
 def test_codex_on_train_start_gives_banner_lines_and_the_loggers(register_codex_plugin, codex_plugin_manager, tmp_path):
-    from codex_core.protocols import LoggerFanout
+    from codex_core.fanout import LoggerFanout
 
     def on_start(loggers):
         loggers.log_metrics({"system/cpu_percent": 12.0}, 0)

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from codex_core.protocols import Encoding, Logger, LoggerFanout, Tokenizer
+from codex_core.fanout import LoggerFanout
+from codex_core.protocols import Encoding, Logger, Tokenizer
 
 
 class ListLogger:

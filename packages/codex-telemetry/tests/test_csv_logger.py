@@ -12,7 +12,8 @@ import pytest
 import codex_telemetry.plugin
 from codex_core.context import BuildContext
 from codex_core.errors import ComponentError
-from codex_core.protocols import Logger, LoggerFanout
+from codex_core.fanout import LoggerFanout
+from codex_core.protocols import Logger
 from codex_core.registry import Registry
 
 

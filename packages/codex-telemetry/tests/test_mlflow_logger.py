@@ -20,7 +20,8 @@ import pytest
 
 from codex_core.context import BuildContext
 from codex_core.errors import ComponentError
-from codex_core.protocols import Logger, LoggerFanout
+from codex_core.fanout import LoggerFanout
+from codex_core.protocols import Logger
 from codex_core.registry import Registry
 from codex_core.runs import RunDir
 from codex_telemetry.mlflow_logger import RUN_FILE, flatten_params, metric_key

@@ -14,8 +14,8 @@ import pytest
 
 import codex_telemetry.plugin
 from codex_core.config import load_config
-from codex_core.events import TrainEvents
-from codex_core.protocols import LoggerFanout, TrainState
+from codex_core.events import TrainEvents, TrainState
+from codex_core.fanout import LoggerFanout
 from codex_core.runs import RunDir
 from codex_telemetry.system import SystemSampler
 

@@ -11,7 +11,8 @@ import pytest
 
 from codex_core.context import BuildContext
 from codex_core.errors import ComponentError
-from codex_core.protocols import Logger, LoggerFanout
+from codex_core.fanout import LoggerFanout
+from codex_core.protocols import Logger
 from codex_core.registry import Registry
 
 pytest.importorskip("tensorboard")

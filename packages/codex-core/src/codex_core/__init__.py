@@ -31,6 +31,7 @@ _LAZY = {
     "KINDS": "codex_core.registry",
     "PluginManager": "codex_core.plugins",
     "TrainEvents": "codex_core.events",
+    "TrainState": "codex_core.events",
     "PluginInfo": "codex_core.plugins",
     "get_plugin_manager": "codex_core.plugins",
     "CodexError": "codex_core.errors",
@@ -44,8 +45,7 @@ _LAZY = {
     "Document": "codex_core.protocols",
     "Metric": "codex_core.protocols",
     "Logger": "codex_core.protocols",
-    "LoggerFanout": "codex_core.protocols",
-    "TrainState": "codex_core.protocols",
+    "LoggerFanout": "codex_core.fanout",
     "RunDir": "codex_core.runs",
     "new_run_name": "codex_core.runs",
     "resolve_run": "codex_core.runs",
@@ -71,7 +71,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from codex_core.config import RunConfig, load_config
     from codex_core.context import BuildContext
     from codex_core.errors import CodexError, ComponentError, ConfigError
-    from codex_core.events import TrainEvents
+    from codex_core.events import TrainEvents, TrainState
+    from codex_core.fanout import LoggerFanout
     from codex_core.fsutil import atomic_dir, atomic_write, fsync_tree, sha256_file
     from codex_core.plugins import PluginInfo, PluginManager, get_plugin_manager
     from codex_core.protocols import (
@@ -81,10 +82,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Encoding,
         Located,
         Logger,
-        LoggerFanout,
         Metric,
         Tokenizer,
-        TrainState,
     )
     from codex_core.registry import KINDS, ComponentKind, ComponentSpec, Registry
     from codex_core.runs import RunDir, cache_root, new_run_name, resolve_run, runs_root

@@ -1,4 +1,5 @@
-"""A typed wrapper over the training-event hooks, for training engines.
+"""Training events: the :class:`TrainState` handed to the training-event hooks, and
+:class:`TrainEvents`, a typed wrapper over those hooks for training engines.
 
 Engines call ``events.step_end(run, state, metrics)`` instead of ``pm.hook.…`` so the
 arguments are checked in one place and "a plugin asked to stop" is one boolean.
@@ -7,14 +8,38 @@ arguments are checked in one place and "a plugin asked to stop" is one boolean.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
+    from codex_core.fanout import LoggerFanout
     from codex_core.plugins import PluginManager
-    from codex_core.protocols import LoggerFanout, TrainState
     from codex_core.runs import RunDir
+
+__all__ = ["TrainEvents", "TrainState"]
+
+
+@dataclass
+class TrainState:
+    """Where a training run is. Handed to the training-event hooks; treat it as read-only.
+
+    :ivar step: optimizer steps completed.
+    :ivar tokens: training tokens consumed (all ranks together).
+    :ivar epoch: passes over the training split started (0-based).
+    :ivar elapsed_s: wall-clock seconds of training (across resumes).
+    :ivar rank: this process's rank; :ivar world_size: processes in the run.
+    :ivar best: the best value of the monitored metric so far, or None.
+    """
+
+    step: int = 0
+    tokens: int = 0
+    epoch: int = 0
+    elapsed_s: float = 0.0
+    rank: int = 0
+    world_size: int = 1
+    best: float | None = None
 
 
 class TrainEvents:
@@ -27,7 +52,7 @@ class TrainEvents:
         self, run: RunDir, config: RunConfig, model: Any, state: TrainState, loggers: LoggerFanout | None = None
     ) -> list[str]:
         """Returns the banner lines the plugins gave."""
-        from codex_core.protocols import LoggerFanout
+        from codex_core.fanout import LoggerFanout
 
         fanout = loggers if loggers is not None else LoggerFanout([])
         results = self._hook.codex_on_train_start(run=run, config=config, model=model, state=state, loggers=fanout)

@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from codex_core.config import RunConfig
-    from codex_core.protocols import LoggerFanout, TrainState
+    from codex_core.events import TrainState
+    from codex_core.fanout import LoggerFanout
     from codex_core.registry import RegisterFn
     from codex_core.runs import RunDir
 

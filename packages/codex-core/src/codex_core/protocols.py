@@ -1,4 +1,6 @@
-"""The protocols components implement. Plain typing Protocols and small dataclasses; no torch.
+"""The protocols components implement. Plain typing Protocols and the small dataclasses
+they use (``Encoding``, ``Located``, ``Document``); no torch. The loggers' fan-out is in
+:mod:`codex_core.fanout`, the training state in :mod:`codex_core.events`.
 
 Components are duck-typed: a class need not inherit from these, only provide the methods.
 ``isinstance(obj, Tokenizer)`` works (the protocols are runtime-checkable) and checks that
@@ -7,15 +9,10 @@ the methods exist, not their signatures.
 
 from __future__ import annotations
 
-import logging
-import threading
-import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-
-log = logging.getLogger("codex")
 
 
 # -- tokenizers ------------------------------------------------------------------------
@@ -140,96 +137,3 @@ class Logger(Protocol):
     def log_artifact(self, path: str | Path, name: str | None = None) -> None: ...
 
     def close(self) -> None: ...
-
-
-class LoggerFanout:
-    """Sends every call to several loggers. A logger that raises is warned about once,
-    disabled, and the others go on; nothing the others logged is lost.
-
-    Calls are serialised by a lock, so a background thread (e.g. a system-metrics
-    sampler) may log while the training loop does.
-    """
-
-    def __init__(self, loggers: Iterable[Any], names: Iterable[str] | None = None) -> None:
-        self.loggers = list(loggers)
-        if names is None:
-            names = [f"{type(lg).__name__}#{i}" for i, lg in enumerate(self.loggers)]
-        self.names = list(names)
-        if len(set(self.names)) != len(self.names) or len(self.names) != len(self.loggers):
-            raise ValueError("LoggerFanout needs one distinct name per logger")
-        self.disabled: dict[str, str] = {}
-        self._lock = threading.RLock()
-
-    @property
-    def active(self) -> list[Any]:
-        return [lg for lg, n in zip(self.loggers, self.names, strict=True) if n not in self.disabled]
-
-    def _call(self, method: str, *args: Any, optional: bool = False, **kwargs: Any) -> None:
-        with self._lock:
-            for logger, name in zip(self.loggers, self.names, strict=True):
-                if name not in self.disabled and (not optional or hasattr(logger, method)):
-                    self._call_one(logger, name, method, *args, **kwargs)
-
-    def _call_one(self, logger: Any, name: str, method: str, *args: Any, **kwargs: Any) -> None:
-        try:
-            getattr(logger, method)(*args, **kwargs)
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self.disabled[name] = reason
-            message = f"logger {name!r} failed in {method} ({reason}); it is disabled for the rest of the run"
-            log.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-
-    def log_params(self, params: Mapping[str, Any]) -> None:
-        self._call("log_params", params)
-
-    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
-        self._call("log_metrics", metrics, step)
-
-    def log_artifact(self, path: str | Path, name: str | None = None) -> None:
-        self._call("log_artifact", path, name)
-
-    def resume(self, step: int) -> None:
-        """Tell the loggers that have ``resume`` that the run continues from ``step``."""
-        self._call("resume", step, optional=True)
-
-    def describe(self) -> list[str]:
-        """The banner lines of the active loggers: each one's ``describe()``, or just its
-        name when it has none (or when ``describe`` raises), so every active logger shows."""
-        lines = []
-        for logger, name in zip(self.loggers, self.names, strict=True):
-            if name in self.disabled:
-                continue
-            if not hasattr(logger, "describe"):
-                lines.append(name)
-                continue
-            try:
-                lines.append(str(logger.describe()))
-            except Exception as exc:
-                lines.append(f"{name}: ({type(exc).__name__}: {exc})")
-        return lines
-
-    def close(self) -> None:
-        self._call("close")
-
-
-# -- training state (handed to the training-event hooks) --------------------------------
-@dataclass
-class TrainState:
-    """Where a training run is. Handed to the training-event hooks; treat it as read-only.
-
-    :ivar step: optimizer steps completed.
-    :ivar tokens: training tokens consumed (all ranks together).
-    :ivar epoch: passes over the training split started (0-based).
-    :ivar elapsed_s: wall-clock seconds of training (across resumes).
-    :ivar rank: this process's rank; :ivar world_size: processes in the run.
-    :ivar best: the best value of the monitored metric so far, or None.
-    """
-
-    step: int = 0
-    tokens: int = 0
-    epoch: int = 0
-    elapsed_s: float = 0.0
-    rank: int = 0
-    world_size: int = 1
-    best: float | None = None

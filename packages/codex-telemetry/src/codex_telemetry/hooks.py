@@ -17,7 +17,8 @@ from codex_core import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
-    from codex_core.protocols import LoggerFanout, TrainState
+    from codex_core.events import TrainState
+    from codex_core.fanout import LoggerFanout
     from codex_core.runs import RunDir
     from codex_telemetry.system import SystemSampler
 
