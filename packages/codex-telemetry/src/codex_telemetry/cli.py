@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from codex_core.cli._output import echo_json, echo_table
+from codex_core.cli.output import echo_json, echo_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.runs import RunDir

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from codex_core.cli._output import echo_json, echo_table, human_size
+from codex_core.cli.output import echo_json, echo_table, human_size
 
 
 def _size(path: Path) -> int:

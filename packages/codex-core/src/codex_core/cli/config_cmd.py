@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from codex_core.cli._output import echo_json
+from codex_core.cli.output import echo_json
 
 _config_option = click.option(
     "-c", "--config", "config_file", type=click.Path(dir_okay=False),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from codex_core.cli._output import echo_json, echo_table
+from codex_core.cli.output import echo_json, echo_table
 from codex_core.registry import KINDS
 
 

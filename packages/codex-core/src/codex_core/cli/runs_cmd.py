@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from codex_core.cli._output import echo_json, echo_table, human_size
+from codex_core.cli.output import echo_json, echo_table, human_size
 
 _runs_dir = click.option("--runs-dir", type=click.Path(file_okay=False),
                          help="Runs root (default: $CODEX_RUNS_DIR or ./runs).")

@@ -1,4 +1,5 @@
-"""Small output helpers shared by the sub-commands."""
+"""Output helpers for `codex` sub-commands, public so that plugins print the same way:
+JSON (`--json`), plain tables and human sizes."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from typing import Any
 
 import click
 
+__all__ = ["echo_json", "echo_table", "human_size"]
+
 
 def echo_json(obj: Any) -> None:
+    """Print ``obj`` as indented JSON (what ``--json`` prints); other values as ``str``."""
     import json
 
     click.echo(json.dumps(obj, indent=2, default=str))
@@ -23,6 +27,7 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def human_size(n: float) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
