@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,83 @@ def test_a_command_of_a_disabled_package_says_which_package(codex):
         "error: `codex logs` is provided by codex-telemetry 0.1.0, whose plugin is disabled; "
         "see codex plugins list"
     )
+
+
+def run_in_process(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``codex ARGV`` through ``codex_core.cli.main`` in this process: (status, stderr)."""
+    from codex_core.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    return int(exit_info.value.code or 0), capsys.readouterr().err
+
+
+@pytest.fixture
+def fresh_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The ``codex`` group with no plugin commands yet and a plugin manager loaded afresh
+    (under this test's environment), both restored after the test."""
+    from codex_core import plugins
+    from codex_core.cli.app import cli
+
+    previous = plugins._manager
+    monkeypatch.setattr(cli, "commands", {})
+    monkeypatch.setattr(cli, "command_owners", {})
+    plugins.reset_plugin_manager(None)
+    yield
+    plugins.reset_plugin_manager(previous)
+
+
+def test_a_first_party_command_its_installed_package_lacks_is_no_such_command(codex):
+    result = codex("eval")
+    close = codex("evl")
+
+    assert result.returncode == 2
+    assert "no such command 'eval'" in result.stderr
+    assert "upgrade" not in result.stderr and "not available" not in result.stderr
+    assert close.returncode == 2 and "did you mean" not in close.stderr  # no eval to suggest
+
+
+def test_a_hinted_command_of_a_loaded_package_is_an_ordinary_usage_error_with_a_suggestion(
+    fresh_cli, capsys, monkeypatch
+):
+    from codex_core.cli import app
+
+    monkeypatch.setitem(app.PROVIDED_BY, "plugins-extra", "codex-core")
+
+    status, err = run_in_process(["plugins-extra"], capsys)
+
+    assert status == 2
+    assert "no such command 'plugins-extra'; did you mean 'plugins'?" in err
+    assert "provided by" not in err
+
+
+def test_a_command_whose_package_is_not_installed_says_so(fresh_cli, capsys, monkeypatch):
+    import importlib.metadata as metadata
+
+    real_version = metadata.version
+
+    def version(dist: str) -> str:
+        if dist == "codex-models":
+            raise metadata.PackageNotFoundError(dist)
+        return real_version(dist)
+
+    monkeypatch.setenv("CODEX_LOAD_PLUGINS", "")
+    monkeypatch.setattr(metadata, "version", version)
+
+    status, err = run_in_process(["train"], capsys)
+    _, typo = run_in_process(["trian"], capsys)
+
+    assert status == 2
+    assert err.strip() == "error: `codex train` is provided by codex-models, which is not installed " \
+                          "(pip install codex-models)"
+    assert "did you mean 'train'?" in typo
+
+
+def test_help_lists_only_commands_that_exist(codex):
+    result = codex("--help", env={"CODEX_LOAD_PLUGINS": ""})
+
+    listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == {"cache", "completion", "config", "plugins", "runs"}
 
 
 def test_an_unknown_command_suggests_one(codex):

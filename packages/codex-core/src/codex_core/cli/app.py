@@ -1,5 +1,5 @@
 """The ``codex`` click group: built-in sub-commands loaded lazily, plugin sub-commands,
-and a helpful message for commands whose package is not installed."""
+and a helpful message for first-party commands whose package is not installed or did not load."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ BUILTINS = {
     "completion": "codex_core.cli.completion_cmd:completion",
 }
 
-# Sub-commands that the sibling packages provide, for a helpful error when one is missing.
 PROVIDED_BY = {
     "train": "codex-models",
     "eval": "codex-models",
@@ -32,6 +31,11 @@ PROVIDED_BY = {
     "data": "codex-data",
     "logs": "codex-telemetry",
 }
+"""First-party command -> the distribution meant to provide it. Used only to word the error
+for a command that no loaded plugin provides: its distribution is not installed, or its plugin
+did not load. Commands that exist, and who provides them, come from the plugins' entry points
+(:attr:`CodexGroup.command_owners`), never from this table; it is not a promise that a
+command exists (``codex --help`` lists only the ones that do)."""
 
 
 def _plugin_manager() -> Any:
@@ -40,25 +44,27 @@ def _plugin_manager() -> Any:
     return get_plugin_manager()
 
 
-def _missing_command(name: str) -> CodexError:
+def _unavailable(name: str) -> CodexError | None:
+    """Why the first-party command ``name`` is missing, when :data:`PROVIDED_BY` knows a
+    reason: its distribution is not installed, or that distribution's plugin did not load.
+    None otherwise (it is installed and loaded fine, and simply has no such command)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    dist = PROVIDED_BY[name]
+    dist = PROVIDED_BY.get(name)
+    if dist is None:
+        return None
     try:
         installed = version(dist)
     except PackageNotFoundError:
         return CodexError(f"`codex {name}` is provided by {dist}, which is not installed (pip install {dist})")
     failed = [i for i in _plugin_manager().infos() if i.distribution == dist and i.status != "ok"]
-    if failed:
-        info = failed[0]
-        return CodexError(
-            f"`codex {name}` is provided by {dist} {installed}, whose plugin is {info.status}"
-            + (f": {info.error}" if info.error else ""),
-            hint="see codex plugins list",
-        )
+    if not failed:
+        return None
+    info = failed[0]
     return CodexError(
-        f"`codex {name}` is not available in {dist} {installed}",
-        hint=f"upgrade it: pip install -U {dist}",
+        f"`codex {name}` is provided by {dist} {installed}, whose plugin is {info.status}"
+        + (f": {info.error}" if info.error else ""),
+        hint="see codex plugins list",
     )
 
 
@@ -92,9 +98,10 @@ class CodexGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            if name in PROVIDED_BY:
-                raise _missing_command(name)
-            known = self.list_commands(ctx) + list(PROVIDED_BY)
+            reason = _unavailable(name)
+            if reason is not None:
+                raise reason
+            known = self.list_commands(ctx) + [n for n in PROVIDED_BY if _unavailable(n) is not None]
             guess = did_you_mean(name, known)
             raise click.UsageError(
                 f"no such command {name!r}" + (f"; did you mean {guess!r}?" if guess else "")
