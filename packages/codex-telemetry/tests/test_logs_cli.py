@@ -111,6 +111,18 @@ def test_summary_text_names_status_metrics_and_checkpoints(tmp_path: Path) -> No
     assert "step-00000020  step 20  val/loss=0.994427" in out
 
 
+def test_summary_lists_only_complete_checkpoints_not_a_killed_writers_temporary(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "exp", steps=20, checkpoints=(10,))
+    leftover = run.checkpoints_dir / ".step-00000020.tmp-123-abcd"  # killed before its rename
+    leftover.mkdir()
+    (leftover / "checkpoint.json").write_text(json.dumps({"step": 20, "tokens": 1, "metrics": {}}))
+    (run.checkpoints_dir / "step-00000030").mkdir()  # no marker: incomplete
+
+    info = json.loads(codex_logs("summary", "exp", "--json", runs_dir=tmp_path).stdout)
+
+    assert [c["name"] for c in info["checkpoints"]] == ["step-00000010"]
+
+
 # -- compare ----------------------------------------------------------------------------
 def test_compare_shows_runs_side_by_side(tmp_path: Path) -> None:
     make_run(tmp_path, "small", loss0=4.0)

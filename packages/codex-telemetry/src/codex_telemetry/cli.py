@@ -156,18 +156,9 @@ def tail(run: str, lines: int, follow: bool, poll: float, runs_dir: str | None) 
 # -- summary ----------------------------------------------------------------------------
 def _checkpoints(run: RunDir) -> list[dict[str, Any]]:
     """Complete checkpoints (those with a ``checkpoint.json`` marker), oldest first."""
-    import logging
-
-    found = []
-    for marker in sorted(run.checkpoints_dir.glob("*/checkpoint.json")):
-        try:
-            info = json.loads(marker.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            logging.getLogger("codex.telemetry").warning("skipping %s: %s", marker, exc)
-            continue
-        found.append({"name": marker.parent.name, "path": str(marker.parent), "step": info.get("step"),
-                      "tokens": info.get("tokens"), "metrics": info.get("metrics", {})})
-    return sorted(found, key=lambda c: (c["step"] is None, c["step"] or 0, c["name"]))
+    return [{"name": info.path.name, "path": str(info.path), "step": info.step,
+             "tokens": info.meta.get("tokens"), "metrics": info.meta.get("metrics", {})}
+            for info in run.checkpoints(warn=True)]
 
 
 def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -326,14 +326,11 @@ class MLflowLogger(Closing):
     def _checkpoint_summary(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """``{"best_checkpoint": .., "checkpoints": [{name, step, tokens, time, metrics}]}``
         from the complete checkpoints (those with a ``checkpoint.json``)."""
+        from codex_core.runs import RunDir
+
         assert self.run_dir is not None
-        checkpoints = []
-        for marker in sorted((self.run_dir / "checkpoints").glob("*/checkpoint.json")):
-            info = self._read_json(marker)
-            checkpoints.append(
-                {"name": marker.parent.name, **{k: info.get(k) for k in ("step", "tokens", "time", "metrics")}}
-            )
-        checkpoints.sort(key=lambda c: (c["step"] is None, c["step"] or 0))
+        checkpoints = [{"name": info.path.name, **{k: info.meta.get(k) for k in ("step", "tokens", "time", "metrics")}}
+                       for info in RunDir(self.run_dir).checkpoints(warn=True)]
         return {"best_checkpoint": manifest.get("best_checkpoint"), "checkpoints": checkpoints}
 
     def _loss_plot(self, out: Path) -> Path | None:
