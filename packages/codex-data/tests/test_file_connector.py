@@ -46,6 +46,13 @@ def test_sha256_is_the_sha256_of_the_bytes(connector: Connector, corpus: Path) -
     assert located.sha256 == hashlib.sha256((corpus / "a.txt").read_bytes()).hexdigest()
 
 
+def test_file_hashes_are_cores_sha256_file() -> None:
+    import codex_data
+    from codex_core.fsutil import sha256_file
+
+    assert codex_data.sha256_file is sha256_file
+
+
 def test_located_records_its_source(connector: Connector, corpus: Path) -> None:
     source = f"{corpus}/sub/*"
     assert {item.source for item in connector.locate(source)} == {source}

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -163,6 +164,23 @@ def test_a_failed_build_leaves_the_old_cache_and_no_temp_folder(tmp_path: Path) 
 
     assert (tmp_path / "cache" / "manifest.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+def test_a_build_writes_into_a_hidden_sibling_and_the_cache_gets_the_usual_mode(tmp_path: Path) -> None:
+    build(tmp_path / "cache")
+    seen: list[str] = []
+
+    def watched() -> Iterator[Document]:
+        seen.extend(sorted(p.name for p in tmp_path.iterdir()))  # while the new cache is written
+        yield from documents()
+
+    build_cache(watched(), ByteTokenizer(), tmp_path / "cache", **inputs(seed=8))
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert seen[1] == "cache" and re.fullmatch(rf"\.cache\.tmp-{os.getpid()}-[0-9a-f]+", seen[0])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o777 & ~umask
 
 
 def test_a_corrupt_shard_is_named_when_verifying(tmp_path: Path) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import sha256_file
 from codex_core.protocols import Located
 
 _MAGIC = re.compile(r"[*?[]")
-_CHUNK = 1 << 20
 
 
 def is_glob(source: str) -> bool:
@@ -81,15 +80,6 @@ def find_files(source: str) -> list[Path]:
             hint="check the path; hidden files and folders (names starting with '.') are skipped",
         )
     return sorted(f.absolute() for f in files)
-
-
-def sha256_file(path: str | Path) -> str:
-    """The sha256 hex digest of a file's bytes (read in 1 MiB chunks)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FileConnector:

@@ -23,8 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import sha256_file
 from codex_core.protocols import Document
-from codex_data.files import sha256_file
 from codex_data.records import BadRow, handle_bad_row, record_id
 
 log = logging.getLogger("codex.data")

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from codex_core.errors import CodexError
-from codex_core.fsutil import atomic_write_json, fsync_dir
+from codex_core.fsutil import atomic_write_json, fsync_dir, sha256_file
 from codex_core.protocols import Located
-from codex_data.files import sha256_file
 from codex_data.http_params import HTTPParams
 
 if TYPE_CHECKING:  # pragma: no cover

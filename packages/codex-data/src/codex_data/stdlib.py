@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import sha256_file
 from codex_core.protocols import Document, Located
-from codex_data.files import sha256_file
 from codex_data.text import SkipCounter, SourceFile, fingerprint_files, read_text
 
 EXCLUDED_DIRS = frozenset({"test", "tests", "site-packages", "dist-packages", "__pycache__"})

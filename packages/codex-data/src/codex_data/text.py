@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import sha256_file
 from codex_core.protocols import Document
-from codex_data.files import find_files, sha256_file, source_root
+from codex_data.files import find_files, source_root
 from codex_data.params import TextParams
 
 log = logging.getLogger("codex.data")

@@ -8,7 +8,8 @@ The format is a contract (``docs/token-cache.md``)::
     <cache>/val-00000.bin
     <cache>/test-00000.bin
 
-``build_cache`` writes into a temporary sibling folder and renames it into place;
+``build_cache`` writes into a temporary sibling folder and renames it into place
+(``codex_core.fsutil.atomic_dir``);
 ``load_cache`` checks the manifest (and, with ``verify=True``, every shard's sha256);
 ``ensure_cache`` reuses a cache whose manifest matches the inputs and rebuilds otherwise.
 """
@@ -20,9 +21,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +32,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from codex_core.errors import CodexError
-from codex_core.fsutil import atomic_write_json, fsync_dir
+from codex_core.fsutil import atomic_dir, atomic_write_json, sha256_file
 from codex_core.protocols import Document
-from codex_data.files import sha256_file
 from codex_data.split import SPLITS, SplitAssigner, ratios_dict
 
 log = logging.getLogger("codex.data")
@@ -194,9 +192,7 @@ def build_cache(
                     filter_fingerprint=filter_fingerprint, ratios=ratios, seed=seed)
     assigner = SplitAssigner(key["split_ratios"], salt=str(seed))
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.building-"))
-    try:
+    with atomic_dir(out_dir, replace=True) as tmp:
         writers = {name: _ShardWriter(tmp, name, dtype, shard_tokens) for name in SPLITS}
         seen = empty = 0
         started = last_report = time.monotonic()
@@ -241,10 +237,6 @@ def build_cache(
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
         atomic_write_json(tmp / MANIFEST, manifest.to_dict())
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("token cache %s: %s", out_dir, ", ".join(
         f"{n} {s.documents} docs / {s.tokens} tokens" for n, s in splits.items()))
     return manifest
@@ -271,19 +263,6 @@ def _encode_plain(tokenizer: Any, texts: list[str]) -> list[Any]:
         return list(tokenizer.encode_batch(texts, add_special_tokens=False))
     except TypeError:  # a protocol-minimal tokenizer: encode_batch(texts) only
         return list(tokenizer.encode_batch(texts))
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing ``target`` is moved aside first and
-    deleted after, so a reader sees the old cache, no cache, or the new cache."""
-    old: Path | None = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(target, old)
-    os.replace(new, target)
-    fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 class ConcatArray:
