@@ -100,6 +100,22 @@ def test_a_trained_component_is_cached_by_its_params_and_data(codex_installed_re
     assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2
 
 
+def test_a_component_trained_on_files_is_cached_by_each_files_sha256(codex_installed_registry, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("def add(a, b):\n    return a + b\n" * 40)
+    context = BuildContext(registry=codex_installed_registry, cache_dir=tmp_path / "cache")
+    params = {"vocab_size": 280, "files": [str(corpus)]}
+
+    first = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
+    corpus.touch()  # same bytes, newer file: still the cached tokenizer
+    again = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
+    corpus.write_text("while True:\n    break\n" * 40)
+    changed = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
+
+    assert again.fingerprint() == first.fingerprint() != changed.fingerprint()
+    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2
+
+
 def test_a_trained_component_needs_exactly_one_source(codex_installed_registry):
     with pytest.raises(ComponentError, match="exactly one of 'files' and 'dataset'"):
         codex_installed_registry.build("tokenizer", "bpe", {"vocab_size": 100})

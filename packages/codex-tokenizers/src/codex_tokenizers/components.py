@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
+from codex_core.fsutil import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.context import BuildContext
@@ -40,7 +41,7 @@ def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -
         raise CodexError("max_documents applies to a dataset, not to files")
     else:
         files = expand_inputs(params.files or [])
-        data = [(str(f), hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
+        data = [(str(f), sha256_file(f)) for f in files]
     described = {"kind": kind, "params": params.model_dump(exclude={"backend"}), "data": data}
     key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
     cache = context.cache_dir / "tokenizers" / f"{kind}-{key[:20]}.json"
