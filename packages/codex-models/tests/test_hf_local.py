@@ -124,3 +124,29 @@ def test_dtype_and_device_are_applied(hf_dir: Path) -> None:
     model = build({"path": str(hf_dir), "dtype": "bf16", "device": "cpu"})
 
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+
+
+def test_a_model_directory_in_a_config_file_is_relative_to_that_file(hf_dir: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``model.params.path`` and the tokenizer's path in conf/run.yaml name conf/model, from
+    any working directory; the model then builds from it."""
+    import shutil
+
+    from codex_core.config import load_config
+
+    conf = tmp_path / "conf"
+    shutil.copytree(hf_dir, conf / "model")
+    (conf / "run.yaml").write_text(
+        "model: {name: hf-local, params: {path: model}}\n"
+        "tokenizer: {name: tokenizer-json, params: {path: model}}\n"
+        "data: {name: text, params: {paths: [corpus.txt]}}\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    config = load_config("../conf/run.yaml").config
+
+    assert config.model.params["path"] == str(conf / "model")
+    assert config.tokenizer.params["path"] == str(conf / "model")
+    model = get_plugin_manager().registry.build("model", config.model)
+    assert sum(p.numel() for p in model.parameters()) > 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codex_core.config import ConfigPath
 from codex_core.errors import ComponentError
 from codex_models.models.params import Device, Dtype, LoRAParams
 
@@ -30,7 +31,9 @@ class HFLocalParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="the model directory (never a hub name: nothing is downloaded)")
+    path: ConfigPath = Field(
+        description="the model directory (never a hub name: nothing is downloaded); relative to the config file"
+    )
     dtype: Dtype = Field("fp32", description="dtype of the weights as loaded")
     device: Device = Field("cpu", description="auto, cpu, cuda, cuda:N or mps")
     lora: LoRAParams | None = Field(None, description="LoRA adapters to train instead of the full model")
