@@ -231,3 +231,21 @@ def test_the_registry_rejects_unknown_params(
     register_codex_plugin(HFDiskPlugin(), name="hf-disk-test")
     with pytest.raises(CodexError):
         codex_registry.build("dataset", "hf-disk", {"path": str(splits), "splits": "test"})
+
+
+def test_the_folder_in_a_config_file_is_relative_to_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from codex_core.config import load_config
+    from codex_core.context import BuildContext
+    from codex_core.plugins import get_plugin_manager
+
+    conf = tmp_path / "conf"
+    save(conf / "saved", {"text": ["alpha", "beta"]})
+    (conf / "run.yaml").write_text("data: {name: hf-disk, params: {path: saved}}\n", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+
+    config = load_config("../conf/run.yaml").config
+    docs = list(BuildContext(registry=get_plugin_manager().registry).build("dataset", config.data))
+
+    assert config.data.params["path"] == str(conf / "saved")
+    assert [d.text for d in docs] == ["alpha", "beta"]

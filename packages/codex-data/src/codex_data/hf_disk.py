@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codex_core.config import ConfigPath
 from codex_core.errors import CodexError
 from codex_core.fsutil import sha256_file
 from codex_core.protocols import Document
@@ -40,8 +41,9 @@ class HFDiskParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(
-        description="the folder a Hugging Face Dataset or DatasetDict was saved to with save_to_disk"
+    path: ConfigPath = Field(
+        description="the folder a Hugging Face Dataset or DatasetDict was saved to with save_to_disk "
+        "(relative to the config file)"
     )
     split: str | None = Field(
         None,
