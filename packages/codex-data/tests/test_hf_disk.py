@@ -240,7 +240,8 @@ def test_the_folder_in_a_config_file_is_relative_to_that_file(tmp_path: Path, mo
 
     conf = tmp_path / "conf"
     save(conf / "saved", {"text": ["alpha", "beta"]})
-    (conf / "run.yaml").write_text("data: {name: hf-disk, params: {path: saved}}\n", encoding="utf-8")
+    (conf / "run.yaml").write_text("tokenizer: char\nmodel: gpt2\ndata: {name: hf-disk, params: {path: saved}}\n",
+                                   encoding="utf-8")
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
 
