@@ -16,7 +16,6 @@ The format is a contract (``docs/token-cache.md``)::
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -34,84 +33,21 @@ import numpy as np
 from codex_core.errors import CodexError
 from codex_core.fsutil import atomic_dir, atomic_write_json, sha256_file
 from codex_core.protocols import Document
-from codex_data.split import SPLITS, SplitAssigner, ratios_dict
+from codex_data.cache_manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    KEY_FIELDS,
+    MANIFEST,
+    SHARD_TOKENS,
+    CacheManifest,
+    ShardInfo,
+    SplitInfo,
+    cache_key,
+    token_dtype,
+)
+from codex_data.split import SPLITS, SplitAssigner
 
 log = logging.getLogger("codex.data")
-
-FORMAT = "codex-token-cache"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-SHARD_TOKENS = 64 * 2**20
-KEY_FIELDS = ("sources", "tokenizer_fingerprint", "filter_fingerprint", "split_ratios", "seed")
-
-
-@dataclass(frozen=True)
-class ShardInfo:
-    file: str  # "<split>-NNNNN.bin", relative to the cache folder
-    tokens: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class SplitInfo:
-    documents: int  # kept documents (each followed by eos)
-    tokens: int  # all shards together, eos ids included
-    shards: list[ShardInfo]
-
-
-@dataclass(frozen=True)
-class CacheManifest:
-    """The contents of ``manifest.json`` (see ``docs/token-cache.md``)."""
-
-    sources: list[dict[str, str]]
-    tokenizer_fingerprint: str
-    vocab_size: int
-    eos_id: int
-    filter_fingerprint: str
-    filter_counts: dict[str, int]
-    split_ratios: dict[str, float]
-    seed: int
-    dtype: str
-    counts: dict[str, int]
-    splits: dict[str, SplitInfo]
-    codex_core_version: str
-    created_at: str
-    format: str = FORMAT
-    format_version: int = FORMAT_VERSION
-
-    def key(self) -> dict[str, Any]:
-        """The inputs that decide the cache's contents; ``ensure_cache`` compares these."""
-        return {name: getattr(self, name) for name in KEY_FIELDS}
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CacheManifest:
-        data = dict(data)
-        data["splits"] = {
-            name: SplitInfo(int(s["documents"]), int(s["tokens"]), [ShardInfo(**sh) for sh in s["shards"]])
-            for name, s in data["splits"].items()
-        }
-        return cls(**data)
-
-
-def cache_key(*, sources: Iterable[Mapping[str, str]], tokenizer_fingerprint: str,
-              filter_fingerprint: str, ratios: Any, seed: int) -> dict[str, Any]:
-    """The ``expect`` dict for :func:`load_cache`: the manifest's key for these inputs."""
-    return {
-        "sources": [{"uri": str(s["uri"]), "sha256": str(s["sha256"])} for s in sources],
-        "tokenizer_fingerprint": tokenizer_fingerprint,
-        "filter_fingerprint": filter_fingerprint,
-        "split_ratios": ratios_dict(ratios),
-        "seed": int(seed),
-    }
-
-
-def token_dtype(vocab_size: int) -> np.dtype[Any]:
-    """``uint16`` when every id fits (vocab_size <= 65536), else ``uint32``; little-endian."""
-    return np.dtype("<u2") if vocab_size <= 2**16 else np.dtype("<u4")
-
 
 class _ShardWriter:
     """Appends token arrays to ``<split>-NNNNN.bin`` files of at most ``limit`` tokens."""
