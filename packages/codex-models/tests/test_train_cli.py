@@ -143,3 +143,27 @@ def test_the_help_documents_the_exit_statuses(sig, codex_cli):
     code, out, _ = codex_cli("train", "--help")
 
     assert code == 0 and {"SIGINT": "130", "SIGTERM": "143"}[sig] in out and "--resume auto" in out
+
+
+@pytest.mark.parametrize("safety", ["off", "policy.yaml"])
+def test_data_prepare_then_train_of_one_config_builds_the_token_cache_once(safety, train_config, train_trees,
+                                                                            codex_cli, tmp_path):
+    """``codex data prepare -c RUN.yaml`` builds the cache that ``codex train -c RUN.yaml``
+    then uses, whatever ``data.safety`` says (off, or a policy file beside the config)."""
+    (tmp_path / "policy.yaml").write_text("builtin: false\nrules: [{name: tabs, literal: '\\t', replacement: ' '}]\n",
+                                          encoding="utf-8")
+    tree = train_trees.base_tree(tmp_path / "corpus")
+    tree["data"]["safety"] = safety
+    path, _ = train_config(tree=tree)
+    caches = tmp_path / "home" / "token-caches"
+
+    code, _, err = codex_cli("data", "prepare", "-c", str(path))
+    assert code == 0, err
+    [cache] = [p for p in caches.iterdir() if not p.name.startswith(".")]
+    built = (cache / "manifest.json").stat().st_mtime_ns
+
+    code, _, err = codex_cli("train", "-c", str(path), "run.name=after-prepare", "trainer.max_steps=2")
+
+    assert code == 0, err
+    assert [p for p in caches.iterdir() if not p.name.startswith(".")] == [cache]
+    assert (cache / "manifest.json").stat().st_mtime_ns == built
