@@ -238,11 +238,52 @@ def test_resuming_a_checkpoint_of_another_world_size_is_a_clear_error(train_conf
         run_training(train_config(run__name="ws", trainer__max_steps=3)[1], resume="auto", progress=False)
 
 
+class ForwardProbe:
+    """At train start, records how the model is run: whether activation checkpointing is on,
+    the autocast state and the logits' dtype in each training forward, and how often the first
+    block's first layer runs in training (twice a step when backward recomputes it)."""
+
+    def __init__(self) -> None:
+        self.checkpointing: bool | None = None
+        self.autocast: list[tuple[bool, Any]] = []
+        self.logits: list[Any] = []
+        self.first_layer_runs = 0
+
+    @hookimpl
+    def codex_on_train_start(self, run, config, model, state, loggers):
+        self.checkpointing = (model.is_activation_checkpointing if hasattr(model, "activation_checkpointing_enable")
+                              else model.is_gradient_checkpointing)  # transformers' names before and after 5.x
+        model.register_forward_pre_hook(self.before_forward)
+        model.register_forward_hook(self.after_forward)
+        model.transformer.h[0].ln_1.register_forward_pre_hook(self.first_layer)
+
+    def before_forward(self, module, args):
+        if module.training:
+            self.autocast.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+
+    def after_forward(self, module, args, output):
+        if module.training:
+            self.logits.append(output.logits.dtype)
+
+    def first_layer(self, module, args):
+        if module.training and torch.is_grad_enabled():
+            self.first_layer_runs += 1
+
+
 @pytest.mark.parametrize("options", [{"trainer__activation_checkpointing": True}, {"trainer__precision": "bf16"}])
-def test_activation_checkpointing_and_bf16_train_on_cpu(train_config, options):
+def test_activation_checkpointing_and_bf16_train_on_cpu(train_config, options, add_plugin):
+    probe = ForwardProbe()
+    add_plugin(probe)
+    checkpointing = options.get("trainer__activation_checkpointing", False)
+    bf16 = options.get("trainer__precision") == "bf16"
+
     result = run_training(train_config(run__name="opt", trainer__max_steps=2, **options)[1], progress=False)
 
     assert result.status == "completed" and math.isfinite(result.metrics["train/loss"])
+    assert probe.checkpointing is checkpointing
+    assert probe.first_layer_runs == (2 if checkpointing else 1) * 2  # recomputed in backward, 2 steps
+    assert probe.autocast == [(True, torch.bfloat16) if bf16 else (False, torch.get_autocast_dtype("cpu"))] * 2
+    assert probe.logits == [torch.bfloat16 if bf16 else torch.float32] * 2
 
 
 def test_sft_with_lora_on_a_local_hugging_face_model(train_config, tmp_path):
