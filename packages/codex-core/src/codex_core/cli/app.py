@@ -22,11 +22,9 @@ BUILTINS = {
 
 PROVIDED_BY = {
     "train": "codex-models",
-    "eval": "codex-models",
     "generate": "codex-models",
     "export": "codex-models",
     "models": "codex-models",
-    "repro": "codex-models",
     "tokenizer": "codex-tokenizers",
     "data": "codex-data",
     "logs": "codex-telemetry",
