@@ -4,7 +4,6 @@ relative to the working directory; the loaded config holds them absolute."""
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from codex_core import hookimpl
 from codex_core.config import ConfigPath, ParamsOf, load_config
 from codex_core.config.loader import validate_tree
+from codex_core.testing import write_text as write
 
 RUN = """
 tokenizer: char
@@ -26,19 +26,10 @@ model: gpt2
 """
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 @pytest.fixture
-def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def elsewhere(codex_elsewhere: Path) -> Path:
     """The working directory: a folder next to the config files, not their folder."""
-    cwd = tmp_path / "elsewhere"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd
+    return codex_elsewhere
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,17 +14,12 @@ import pytest
 from codex_core.config import load_config
 from codex_core.context import BuildContext
 from codex_core.plugins import get_plugin_manager
+from codex_core.testing import write_text as write
 from codex_data.safety import Policy
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 @pytest.fixture
-def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def conf(tmp_path: Path, codex_elsewhere: Path) -> Path:
     """``conf/`` with a corpus, a jsonl file and a safety policy; the working directory elsewhere."""
     folder = tmp_path / "conf"
     for i in range(12):
@@ -35,8 +29,6 @@ def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         builtin: false
         rules: [{name: fox, literal: brown fox, replacement: dog}]
     """)
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
     return folder
 
 

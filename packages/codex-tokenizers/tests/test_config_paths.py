@@ -3,7 +3,6 @@ file's folder, whatever the working directory."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,16 @@ import pytest
 from codex_core.config import load_config
 from codex_core.context import BuildContext
 from codex_core.plugins import get_plugin_manager
+from codex_core.testing import write_text as write
 from codex_tokenizers import train
 
 TEXT = "def add(a, b):\n    return a + b\n" * 40
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
 @pytest.fixture
-def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codex_elsewhere: Path) -> Path:
     """``conf/`` with a training corpus; the working directory and the cache root elsewhere."""
     write(tmp_path / "conf" / "corpus" / "a.txt", TEXT)
-    (tmp_path / "elsewhere").mkdir()
-    monkeypatch.chdir(tmp_path / "elsewhere")
     monkeypatch.setenv("CODEX_HOME", str(tmp_path / "home"))
     return tmp_path / "conf"
 

@@ -9,6 +9,9 @@ entry point when codex-core is installed).
 * ``codex_installed_registry``: the registry of the installed plugins (their ``codex``
   entry points), loaded afresh for the test.
 * ``codex_home``: a temporary ``CODEX_HOME`` and ``CODEX_RUNS_DIR`` for the test.
+* ``codex_elsewhere``: the working directory moved to a fresh folder, so a config file's
+  relative paths (``ConfigPath`` fields) must resolve from the file's own folder; write the
+  files with :func:`write_text`.
 
 Example::
 
@@ -72,3 +75,21 @@ def codex_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CODEX_HOME", str(home / "cache"))
     monkeypatch.setenv("CODEX_RUNS_DIR", str(home / "runs"))
     return home
+
+
+@pytest.fixture
+def codex_elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text``, dedented, to ``path`` (its folders made as needed); returns the path."""
+    import textwrap
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
