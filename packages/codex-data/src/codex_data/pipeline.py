@@ -97,7 +97,7 @@ class LMSource:
         self.accum_steps = self.feed.accum_steps(world_size)
         self.global_batch = self.feed.global_batch
         self.tokens_per_step = self.feed.global_batch * self.feed.seq_len
-        self.micro_batch, self.seq_len, self.seed = trainer.micro_batch_size, trainer.seq_len, seed
+        self.micro_batch, self.seq_len = trainer.micro_batch_size, trainer.seq_len
         self.val = cache.split("val") if "val" in cache.manifest.splits else np.zeros(0, np.int64)
         self.val_windows = (len(self.val) - 1) // self.seq_len if len(self.val) > self.seq_len else 0
 
@@ -161,18 +161,15 @@ class SFTSource:
         order = np.random.Generator(np.random.PCG64(seed)).permutation(len(examples))
         self.val_examples = [examples[i] for i in order[:n_val]]
         self.train_examples = [examples[i] for i in order[n_val:]]
-        self.micro_batch, self.seed = trainer.micro_batch_size, seed
+        self.micro_batch = trainer.micro_batch_size
         self.global_batch = global_batch_size(trainer, world_size)
-        if self.global_batch % (self.micro_batch * world_size):
-            raise CodexError(f"global_batch_size ({self.global_batch}) must be a multiple of micro_batch_size x "
-                             f"world size ({self.micro_batch} x {world_size})")
-        if len(self.train_examples) < self.global_batch:
-            raise CodexError(f"the SFT dataset has {len(self.train_examples)} training examples, fewer than one "
-                             f"global batch ({self.global_batch})", hint="use a smaller batch or more examples")
         self.schedule = Schedule(len(self.train_examples), self.micro_batch, self.global_batch, seed,
                                  what="the SFT data", resume_keys={"seed": seed, "global_batch": self.global_batch,
                                                                    "n_examples": len(self.train_examples)})
-        self.accum_steps = self.schedule.accum_steps(world_size)
+        self.accum_steps = self.schedule.accum_steps(world_size)  # checks the batch divides over the ranks
+        if len(self.train_examples) < self.global_batch:
+            raise CodexError(f"the SFT dataset has {len(self.train_examples)} training examples, fewer than one "
+                             f"global batch ({self.global_batch})", hint="use a smaller batch or more examples")
         self.steps_per_epoch = self.schedule.steps_per_epoch
         self.tokens_per_step = self.global_batch * trainer.seq_len  # an upper bound (padding)
         self.pad_id = int(tokenizer.special_tokens.get("pad", tokenizer.special_tokens.get("eos", 0)))
