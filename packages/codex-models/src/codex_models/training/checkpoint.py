@@ -23,7 +23,6 @@ by a metric) is codex-core's (:mod:`codex_core.checkpoints`), re-exported here.
 from __future__ import annotations
 
 import json
-import logging
 import random
 import shutil
 import time
@@ -47,8 +46,6 @@ __all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "Chec
            "best_checkpoints", "capture_rng", "checkpoint_name", "latest_checkpoint", "list_checkpoints",
            "load_rng_json", "load_trainer_state", "match_model_keys", "prune", "read_info", "read_model_weights",
            "record_in_manifest", "restore_rng", "save_checkpoint", "sha256_file"]
-
-log = logging.getLogger("codex.models")
 
 TRAINER_STATE = "trainer_state.pt"
 RNG_STATE = "rng.json"
