@@ -54,6 +54,11 @@ def test_hook_codex_register_loggers(register_codex_plugin, codex_registry):
         ("logger", "x", "p")]
 
 
+def test_hook_codex_register_tasks(register_codex_plugin, codex_registry):
+    assert registered(register_codex_plugin, codex_registry, "codex_register_tasks", "task") == [
+        ("task", "x", "p")]
+
+
 @pytest.fixture
 def codex_cli(monkeypatch: pytest.MonkeyPatch) -> click.Group:
     """The global ``codex`` group; commands (and owners) a test's plugin adds to it are

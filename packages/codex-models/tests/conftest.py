@@ -150,3 +150,35 @@ def same_weights(a: Path, b: Path) -> bool:
 
     wa, wb = final_weights(a), final_weights(b)
     return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def eval_tree(corpus: Path) -> dict[str, Any]:
+    """The run the evaluation tests share: 2-layer GPT-2 (context 64) on 40 synthetic files,
+    with a test split, trained for 30 steps."""
+    tree = base_tree(corpus)
+    tree["data"]["split"] = {"train": 0.7, "val": 0.15, "test": 0.15}
+    tree["model"]["params"].update({"n_layer": 2, "n_positions": 64})
+    tree["trainer"].update({"max_steps": 30, "eval_every": 15, "checkpoint_every": 15, "log_every": 5})
+    return tree
+
+
+@pytest.fixture(scope="session")
+def eval_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained run (``eval_tree``) shared by the evaluation tests: its directory
+    (with checkpoints of steps 15 and 30). Its CODEX_HOME and runs root live beside it
+    (``eval_run.parent / "home"``); treat the run as read-only (copy it to change it)."""
+    from codex_core.config import load_config
+    from codex_models.training.run import run_training
+
+    root = tmp_path_factory.mktemp("eval-run")
+    corpus = write_corpus(root / "corpus", n_files=40, lines=30, seed=3)
+    path = root / "run.yaml"
+    tree = eval_tree(corpus)
+    tree["run"]["name"] = "eval-run"
+    path.write_text(json.dumps(tree), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CODEX_HOME", str(root / "home"))
+        mp.setenv("CODEX_RUNS_DIR", str(root / "runs"))
+        result = run_training(load_config(path).config)
+    assert result.status == "completed", result
+    return Path(result.run)

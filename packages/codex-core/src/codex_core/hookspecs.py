@@ -112,6 +112,27 @@ def codex_register_metrics(register: RegisterFn) -> None:
 
 
 @hookspec
+def codex_register_tasks(register: RegisterFn) -> None:
+    """Register evaluation tasks (components implementing ``codex_core.protocols.Task``),
+    run by ``codex eval`` and by ``trainer.eval_tasks``. A task's factory takes its params
+    model (and, when it names one, ``context``) and returns an object whose
+    ``evaluate(lm, request)`` turns a model (a ``codex_core.protocols.LanguageModel``) or
+    given predictions into scored samples (a ``codex_core.evaluation.TaskResult``).
+
+    :param register: the registration callable (see ``codex_register_tokenizers``).
+
+    Added in codex-core 0.1.0.
+
+    Example::
+
+        @hookimpl
+        def codex_register_tasks(register):
+            register("my-qa", "my_pkg.qa:QATask", config="my_pkg.qa:QAParams",
+                     description="exact match on my QA set")
+    """
+
+
+@hookspec
 def codex_register_loggers(register: RegisterFn) -> None:
     """Register experiment loggers (components implementing ``codex_core.protocols.Logger``).
 
@@ -247,5 +268,6 @@ REGISTRATION_HOOKS = {
     "connector": "codex_register_connectors",
     "metric": "codex_register_metrics",
     "logger": "codex_register_loggers",
+    "task": "codex_register_tasks",
 }
 """Component kind -> the hook that registers components of that kind."""

@@ -105,6 +105,20 @@ class Metric(Protocol):
     ``update`` adds predictions and references; ``compute`` returns named values
     (``{"exact_match": 0.75}``); ``merge`` folds another instance's state into this one
     (for distributed evaluation); ``reset`` clears the state.
+
+    Optional members, used when a metric has them:
+
+    * ``inputs``: what ``update`` consumes: ``"tokens"`` (token ids, as the training
+      engine's next-token predictions in a run config's ``metrics:``), ``"text"`` (decoded
+      strings, as evaluation tasks give) or a tuple of both. Absent means ``"tokens"``; a
+      text-only metric in a run config's ``metrics:`` is a validation error.
+    * ``sample_stats() -> list``: one JSON-serialisable sufficient statistic per sample that
+      ``update`` has seen, in order (a number, a list of numbers, ...).
+    * ``compute_from(stats) -> dict[str, float]``: the values ``compute`` would give for the
+      samples whose statistics are ``stats`` (any resample of ``sample_stats()``), so that
+      ``compute() == compute_from(sample_stats())``. Bootstrap intervals resample these
+      statistics instead of rescoring; a corpus metric such as BLEU keeps its n-gram counts
+      per sample and sums them here. A metric without the two has no intervals.
     """
 
     def update(self, predictions: Sequence[Any], references: Sequence[Any]) -> None: ...
@@ -114,6 +128,84 @@ class Metric(Protocol):
     def merge(self, other: Any) -> None: ...
 
     def reset(self) -> None: ...
+
+
+def metric_inputs(metric: Any) -> frozenset[str]:
+    """The inputs a metric (an instance or its class) declares: ``{"tokens"}`` when it
+    declares none (see :class:`Metric`)."""
+    declared = getattr(metric, "inputs", "tokens")
+    return frozenset([declared] if isinstance(declared, str) else declared)
+
+
+# -- evaluation ------------------------------------------------------------------------
+@runtime_checkable
+class LanguageModel(Protocol):
+    """What an evaluation task may ask of a model; codex-models implements it for torch
+    causal LMs (``codex_models.evaluation.lm.HFLanguageModel``), a plugin may for others.
+
+    ``rolling_nll`` scores token sequences: each sequence starts with a separator (the
+    training data's document separator) that is context only; every later token is
+    predicted exactly once, in windows of ``max_length`` tokens that start every ``stride``
+    tokens (each window scores only tokens no earlier window scored). It returns, per
+    sequence, the total negative log-likelihood in nats and the number of tokens scored.
+
+    ``loglikelihood`` returns, per ``(context, continuation)`` pair, the log-probability of
+    the continuation's tokens after the context's, and whether greedy decoding would have
+    produced exactly them.
+
+    ``generate`` returns ``n`` continuations per prompt, each cut before the first of the
+    ``stop`` strings it contains (and at the end-of-sequence token); temperature 0 is
+    greedy. The same seed gives the same texts.
+
+    ``path`` is the model directory when there is one (tasks that load the model
+    themselves, such as the lm-eval bridge, use it), else None.
+    """
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    @property
+    def context_length(self) -> int: ...
+
+    @property
+    def path(self) -> Path | None: ...
+
+    def rolling_nll(
+        self, sequences: Sequence[Sequence[int]], *, max_length: int, stride: int
+    ) -> list[tuple[float, int]]: ...
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]: ...
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        max_new_tokens: int = 128,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        stop: Sequence[str] = (),
+        seed: int = 0,
+    ) -> list[list[str]]: ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """An evaluation task (registered with ``codex_register_tasks``).
+
+    ``evaluate(lm, request)`` scores the task's samples on ``lm`` (a :class:`LanguageModel`)
+    or, when ``request.predictions`` is given and the task generates text, scores those
+    outputs instead (``lm`` is then None). It returns a
+    :class:`codex_core.evaluation.TaskResult`: the ids of the units scored (problems,
+    documents or rows), the metrics fed with one update per unit, in that order, and
+    per-sample records. ``scorers()`` returns fresh, empty instances of those metrics, so a
+    result file's statistics can be scored again (``codex eval compare``).
+    """
+
+    def evaluate(self, lm: LanguageModel | None, request: Any) -> Any: ...
+
+    def scorers(self) -> list[Metric]: ...
 
 
 # -- loggers ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from codex_core.context import BuildContext
 
-ComponentKind = Literal["tokenizer", "model", "dataset", "connector", "metric", "logger"]
+ComponentKind = Literal["tokenizer", "model", "dataset", "connector", "metric", "logger", "task"]
 KINDS: tuple[ComponentKind, ...] = (
     "tokenizer",
     "model",
@@ -24,6 +24,7 @@ KINDS: tuple[ComponentKind, ...] = (
     "connector",
     "metric",
     "logger",
+    "task",
 )
 
 # Which distribution ships the built-in components of each kind (for hints).
@@ -34,6 +35,7 @@ PROVIDERS: dict[str, str] = {
     "connector": "codex-data",
     "metric": "codex-models",
     "logger": "codex-telemetry",
+    "task": "codex-models",
 }
 
 

@@ -30,9 +30,9 @@ _LAZY = {
     "lora_counts": "codex_models.models.lora",
     "load_model_dir": "codex_models.models.model_dir",
     "save_model_dir": "codex_models.models.model_dir",
-    "ExactMatch": "codex_models.evaluation.exact_match",
-    "ExactMatchParams": "codex_models.evaluation.exact_match",
-    "normalize_text": "codex_models.evaluation.exact_match",
+    "ExactMatch": "codex_models.evaluation.metrics.exact_match",
+    "ExactMatchParams": "codex_models.evaluation.metrics.exact_match",
+    "normalize_text": "codex_models.evaluation.metrics.exact_match",
 }
 
 __all__ = [
@@ -64,7 +64,7 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from codex_models.evaluation.exact_match import ExactMatch, ExactMatchParams, normalize_text
+    from codex_models.evaluation.metrics.exact_match import ExactMatch, ExactMatchParams, normalize_text
     from codex_models.generation.sampling import GenerationResult
     from codex_models.generation.stream import StreamDecoder
     from codex_models.models.gpt2 import GPT2Params, build_gpt2

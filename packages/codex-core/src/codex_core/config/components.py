@@ -8,6 +8,7 @@ from typing import Any
 
 from codex_core.config.schema import RunConfig
 from codex_core.errors import CodexError, ComponentError, ConfigError
+from codex_core.protocols import metric_inputs
 from codex_core.registry import PROVIDERS, Registry
 
 
@@ -32,8 +33,15 @@ def validate_components(config: RunConfig, registry: Registry, *, strict: bool =
                     f"{PROVIDERS[kind]} provides the built-in {kind}s"
                 )
             continue
+        spec = registry.get(kind, ref.name)
         try:
-            registry.get(kind, ref.name).validate_params(ref.params)
+            spec.validate_params(ref.params)
+            if kind == "metric" and "tokens" not in metric_inputs(spec.load_factory()):
+                raise ConfigError(
+                    f"metric {ref.name!r} scores text, not the next-token predictions that a run "
+                    "config's metrics: are given",
+                    hint="use it in an evaluation task instead (trainer.eval_tasks or codex eval "
+                    "--task generation:metrics=[...])")
         except CodexError as exc:
             raise ConfigError(f"{path}: {exc}") from None
     return warnings

@@ -161,8 +161,12 @@ def expand_shorthands(tree: dict[str, Any]) -> dict[str, Any]:
         if isinstance(tree.get(key), str):
             tree[key] = {"name": tree[key]}
     for key in COMPONENT_LISTS:
-        if isinstance(tree.get(key), list):
-            tree[key] = [{"name": item} if isinstance(item, str) else item for item in tree[key]]
+        *parents, last = key.split(".")
+        node: Any = tree
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(last), list):
+            node[last] = [{"name": item} if isinstance(item, str) else item for item in node[last]]
     return tree
 
 

@@ -172,13 +172,18 @@ def resolve_paths(
     resolver = _Resolver(origins, get_registry)
     out: dict[str, Any] = resolver.model(model, tree, "")
     for key, kind in components:
+        *parents, last = (key[:-2] if key.endswith(".*") else key).split(".")
+        node: Any = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or last not in node:
+            continue
+        base = ".".join([*parents, last])
         if key.endswith(".*"):
-            base = key[:-2]
-            refs = out.get(base)
-            if isinstance(refs, list):
-                out[base] = [_component(resolver, kind, ref, f"{base}.{i}") for i, ref in enumerate(refs)]
-        elif key in out:
-            out[key] = _component(resolver, kind, out[key], key)
+            if isinstance(node[last], list):
+                node[last] = [_component(resolver, kind, ref, f"{base}.{i}") for i, ref in enumerate(node[last])]
+        else:
+            node[last] = _component(resolver, kind, node[last], key)
     return out
 
 

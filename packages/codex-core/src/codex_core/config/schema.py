@@ -26,6 +26,7 @@ COMPONENT_FIELDS: tuple[tuple[str, str], ...] = (
     ("model", "model"),
     ("loggers.*", "logger"),
     ("metrics.*", "metric"),
+    ("trainer.eval_tasks.*", "task"),
 )
 """``(key, kind)`` of every component reference of a run config (``.*``: a list of them)."""
 
@@ -51,6 +52,17 @@ class ComponentRef(StrictModel):
     @classmethod
     def _shorthand(cls, data: Any) -> Any:
         return {"name": data} if isinstance(data, str) else data
+
+
+class EvalTaskRef(ComponentRef):
+    """An evaluation task by registered name, with its params and an optional label (the
+    results' name in ``eval/<label>/<key>``; default the task name)."""
+
+    label: str | None = Field(None, description="names the results; default: the task name")
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
 
 
 class RunSection(StrictModel):
@@ -172,6 +184,11 @@ class TrainerConfig(StrictModel):
     log_every: int = Field(10, ge=1, description="steps between logged training metrics")
     eval_every: int = Field(200, ge=1, description="steps between evaluations")
     eval_batches: int = Field(20, ge=1, description="validation batches per evaluation")
+    eval_tasks: list[EvalTaskRef] = Field(
+        default_factory=list,
+        description="evaluation tasks run every eval_every steps, logged as eval/<label>/<key> "
+        "(trainer.monitor may name one of those keys)",
+    )
     # checkpoints
     checkpoint_every: int = Field(500, ge=1, description="steps between checkpoints")
     keep_last: int = Field(2, ge=1, description="most recent checkpoints kept")
@@ -201,6 +218,10 @@ class TrainerConfig(StrictModel):
             )
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr ({self.min_lr:g}) must not exceed lr ({self.lr:g})")
+        labels = [task.key for task in self.eval_tasks]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"eval_tasks name {', '.join(twice)} more than once; give each a distinct label")
         return self
 
 
@@ -229,11 +250,13 @@ class RunConfig(StrictModel):
         """``(kind, key path, ref)`` for every component the config names."""
         refs: list[tuple[str, str, ComponentRef]] = []
         for key, kind in COMPONENT_FIELDS:
+            node: Any = self
+            for part in (key[:-2] if key.endswith(".*") else key).split("."):
+                node = getattr(node, part)
             if key.endswith(".*"):
-                items: list[ComponentRef] = getattr(self, key[:-2])
-                refs += [(kind, f"{key[:-2]}.{i}", ref) for i, ref in enumerate(items)]
+                refs += [(kind, f"{key[:-2]}.{i}", ref) for i, ref in enumerate(node)]
             else:
-                refs.append((kind, key, getattr(self, key)))
+                refs.append((kind, key, node))
         return refs
 
     def to_dict(self) -> dict[str, Any]:

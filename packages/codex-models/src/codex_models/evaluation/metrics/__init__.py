@@ -1,0 +1,1 @@
+"""Evaluation metrics (registered through ``codex_register_metrics``)."""

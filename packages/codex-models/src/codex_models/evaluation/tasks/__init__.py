@@ -1,0 +1,1 @@
+"""Evaluation tasks (registered through ``codex_register_tasks``)."""
