@@ -15,8 +15,9 @@ import pytest
 from codex_core.cli import main
 from codex_core.config import RunConfig, load_config
 from codex_core.context import BuildContext
+from codex_core.errors import CodexError
 from codex_core.plugins import get_plugin_manager
-from codex_data import LMSource, SFTSource, open_pipeline, prepare_cache
+from codex_data import LMSource, SFTSource, open_pipeline, prepare_cache, split_documents
 from codex_data.feed import DataFeed
 from codex_data.sft import pad_examples
 
@@ -251,3 +252,31 @@ def test_prepare_with_a_policy_file_builds_the_cache_the_pipeline_reuses(tmp_pat
     assert not cache.built
     assert [cache.path] == before["dirs"] and mtime == before["mtime"]
     assert cache.manifest.to_dict()["filter_counts"].get("rule:no-fox", 0) > 0
+
+
+# -- documents of a split ---------------------------------------------------------------
+
+
+def test_split_documents_are_the_token_caches_documents_of_that_split(tmp_path: Path, home: Path) -> None:
+    corpus = text_corpus(tmp_path)
+    (corpus / "copy.txt").write_text((corpus / "doc3.txt").read_text())  # an exact duplicate: dropped
+    (corpus / "empty.txt").write_text("")
+    run = config(config_file(tmp_path, f"{{name: text, params: {{paths: ['{corpus}']}}, "
+                                       "split: {train: 0.6, val: 0.2, test: 0.2}}"))
+    tokenizer = context(home).build("tokenizer", run.tokenizer)
+    cache = prepare_cache(run.data, tokenizer, context(home), seed=SEED)
+    eos = tokenizer.special_tokens["eos"]
+
+    for split in ("train", "val", "test"):
+        docs = list(split_documents(run.data, context(home), seed=SEED, split=split))
+        ids = [token for doc in docs for token in [*tokenizer.encode(doc.text).ids, eos]]
+        assert np.array_equal(np.asarray(cache.split(split), dtype=np.int64), np.asarray(ids, dtype=np.int64))
+    texts = [doc.text for doc in split_documents(run.data, context(home), seed=SEED)]
+    assert len(texts) == len(set(texts)) == 41 and not any("ghp_" in text for text in texts)  # secret redacted
+
+
+def test_split_documents_rejects_an_unknown_split(tmp_path: Path, home: Path) -> None:
+    run = config(config_file(tmp_path, f"{{name: text, params: {{paths: ['{text_corpus(tmp_path)}']}}}}"))
+
+    with pytest.raises(CodexError, match="unknown split 'tests'"):
+        list(split_documents(run.data, context(home), seed=SEED, split="tests"))

@@ -37,6 +37,7 @@ _LAZY = {
     "open_pipeline": "codex_data.pipeline",
     "prepare_cache": "codex_data.pipeline",
     "safety_policy": "codex_data.pipeline",
+    "split_documents": "codex_data.pipeline",
     "LMSource": "codex_data.pipeline",
     "SFTSource": "codex_data.pipeline",
     "PaddedBatch": "codex_data.pipeline",
@@ -78,6 +79,7 @@ __all__ = [
     "safety_policy",
     "sha256_file",
     "source_root",
+    "split_documents",
 ]
 
 
@@ -97,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover
         open_pipeline,
         prepare_cache,
         safety_policy,
+        split_documents,
     )
     from codex_data.prepare import prepare
     from codex_data.records import CsvDataset, JsonlDataset

@@ -39,10 +39,12 @@ from typing import Any
 import numpy as np
 
 from codex_core.errors import CodexError
+from codex_core.protocols import Document
 from codex_data.feed import Batch, DataFeed, Schedule, global_batch_size
 from codex_data.prepare import default_cache_dir, prepare
-from codex_data.safety import Policy
+from codex_data.safety import Policy, SafetyFilter
 from codex_data.sft import IGNORE_INDEX, SFTExample, pad_examples
+from codex_data.split import SPLITS, SplitAssigner, ratios_dict
 from codex_data.token_cache import TokenCache
 
 Array = np.ndarray[Any, np.dtype[np.int64]]
@@ -72,6 +74,28 @@ def prepare_cache(data: Any, tokenizer: Any, context: Any, *, seed: int, dataset
         out = default_cache_dir(Path(context.cache_dir), data.name, dict(data.params), tokenizer)
     return prepare(dataset, tokenizer, out, dataset_name=data.name, ratios=data.split, seed=seed,
                    policy=policy, progress=progress)
+
+
+def split_documents(data: Any, context: Any, *, seed: int, split: str | None = None,
+                    dataset: Any = None) -> Iterator[Document]:
+    """The documents of a ``data`` section as the token cache holds them, in its order:
+    after the safety filters (redactions applied), without empty documents and exact
+    duplicates, and with ``split`` (``train``, ``val``, ``test``) only those the split
+    assignment (salted with ``seed``, as :func:`prepare_cache`) puts there. Evaluation reads
+    text (bytes per document, contamination by file) through this, so it sees what training saw."""
+    if split is not None and split not in SPLITS:
+        raise CodexError(f"unknown split {split!r}", hint=f"one of {', '.join(SPLITS)}")
+    if dataset is None:
+        dataset = context.build("dataset", data)
+    policy = safety_policy(data.safety)
+    documents = SafetyFilter(policy)(dataset) if policy is not None else iter(dataset)
+    assigner = SplitAssigner(ratios_dict(data.split), salt=str(seed))
+    for doc in documents:
+        if not doc.text:
+            continue
+        where = assigner.assign(doc.text)
+        if where is not None and (split is None or where == split):
+            yield doc
 
 
 def open_pipeline(config: Any, tokenizer: Any, context: Any, *, world_size: int = 1,
