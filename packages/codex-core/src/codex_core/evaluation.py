@@ -156,9 +156,23 @@ class EvalConfig(BaseModel):
                              hint="tasks: [{name: perplexity, params: {split: test}}]")
         check_unknown_keys(cls, tree, where=f"eval config {path}")
         try:
-            return cls.model_validate(tree)
+            config = cls.model_validate(tree)
         except ValidationError as exc:
             raise CodexError(format_validation_error(exc, where=f"eval config {path}")) from None
+        return cls(tasks=resolve_task_paths(config.tasks, path.resolve()))
+
+
+def resolve_task_paths(specs: Sequence[TaskSpec], origin: str | Path | None = None,
+                       registry: Any = None) -> list[TaskSpec]:
+    """``specs`` with the path params of each task (its params model's ``ConfigPath``
+    fields) made absolute: relative to ``origin``'s folder (an eval config file), or to the
+    working directory (``--task`` options) when None. A task not installed is left as it is."""
+    from codex_core.config.paths import resolve_paths
+
+    tree = {"tasks": [spec.model_dump() for spec in specs]}
+    origins = {"": str(origin)} if origin is not None else {}
+    resolved = resolve_paths(tree, origins, EvalConfig, (("tasks.*", "task"),), registry)
+    return [TaskSpec.model_validate(item) for item in resolved["tasks"]]
 
 
 def split_top_level(text: str, sep: str = ",") -> list[str]:

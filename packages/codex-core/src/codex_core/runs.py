@@ -9,6 +9,8 @@ Layout of a run directory::
     train.log         the run's log
     checkpoints/      checkpoints written by the training engine (read: RunDir.checkpoints)
     artifacts/        anything else a run produces
+    eval/<checkpoint>/<label>.json           codex eval's results, intervals, task config
+    eval/<checkpoint>/<label>.samples.ndjson and its per-sample records (RunDir.evaluations)
     .lock             held while a process writes the run
 
 ``metrics.ndjson`` schema version 1: each line is
@@ -19,6 +21,7 @@ Lines are appended whole; a reader ignores a torn last line.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import platform
@@ -36,6 +39,8 @@ from codex_core.fsutil import FileLock, atomic_write, atomic_write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.checkpoints import CheckpointInfo
+
+log = logging.getLogger("codex")
 
 METRICS_SCHEMA_VERSION = 1
 MANIFEST_SCHEMA_VERSION = 1
@@ -73,6 +78,7 @@ class RunDir:
     log_path = property(lambda self: self.path / "train.log")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     artifacts_dir = property(lambda self: self.path / "artifacts")
+    eval_dir = property(lambda self: self.path / "eval")
 
     # -- creation ---------------------------------------------------------------------
     @classmethod
@@ -185,6 +191,27 @@ class RunDir:
         from codex_core.checkpoints import list_checkpoints
 
         return list_checkpoints(self.checkpoints_dir, verify=verify, warn=warn)
+
+    # -- evaluations --------------------------------------------------------------------
+    def evaluations(self) -> list[dict[str, Any]]:
+        """The result files ``codex eval`` wrote (``eval/<checkpoint>/<label>.json``), by
+        checkpoint then label; each dict has at least ``label``, ``checkpoint``, ``results``
+        and ``ci``. A file that cannot be read is skipped with a warning."""
+        found: list[dict[str, Any]] = []
+        if not self.eval_dir.is_dir():
+            return found
+        for path in sorted(self.eval_dir.glob("*/*.json")):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                log.warning("skipping unreadable evaluation %s: %s", path, exc)
+                continue
+            if isinstance(data, dict) and isinstance(data.get("results"), dict):
+                data.setdefault("label", path.stem)
+                data.setdefault("checkpoint", path.parent.name)
+                data.setdefault("ci", {})
+                found.append(data)
+        return found
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())

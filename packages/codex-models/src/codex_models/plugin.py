@@ -91,3 +91,6 @@ def codex_register_commands(cli: click.Group) -> None:
     from codex_models.cli.train_cmd import train
 
     cli.add_command(train)
+    from codex_models.cli.eval_cmd import eval_
+
+    cli.add_command(eval_)

@@ -24,6 +24,7 @@ PROVIDED_BY = {
     "train": "codex-models",
     "generate": "codex-models",
     "export": "codex-models",
+    "eval": "codex-models",
     "models": "codex-models",
     "tokenizer": "codex-tokenizers",
     "data": "codex-data",

@@ -24,6 +24,7 @@ from codex_core.errors import CodexError
 from codex_core.events import TrainState
 from codex_models.training import checkpoint as ckpt
 from codex_models.training.data import IGNORE_INDEX, MicroBatch
+from codex_models.training.eval_tasks import TaskEvaluator
 from codex_models.training.numerics import (
     clip_grad_norm,
     cross_entropy_sum,
@@ -107,6 +108,7 @@ class Trainer:
         self.flops_per_token = flops_per_token(unwrap(model), self.cfg.seq_len)
         self.peak_flops = self.cfg.peak_flops or (measure_peak_flops(self.device) if self.dist.is_main else 0.0)
         self.eval_metrics = [self.context.build("metric", ref) for ref in self.config.metrics]
+        self.eval_tasks = TaskEvaluator(self.config, self.context, self.tokenizer) if self.cfg.eval_tasks else None
         self.loggers = self._build_loggers()
         # Per-rank dropout streams; the checkpoint records them, so a resume continues them.
         torch.manual_seed(self.config.run.seed + self.dist.rank)
@@ -216,7 +218,7 @@ class Trainer:
             self.metrics.update(step_metrics)
             stop = self.events.step_end(self.run, state, step_metrics)
 
-            if state.step % cfg.eval_every == 0 or (self._limit_reached() and self.data_has_val()):
+            if state.step % cfg.eval_every == 0 or (self._limit_reached() and (self.data_has_val() or self.eval_tasks)):
                 stop |= self.evaluate()
                 self.model.train()
             if self.progress is not None and dist.is_main:
@@ -251,7 +253,8 @@ class Trainer:
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self) -> bool:
         """Validation loss and perplexity (and the configured metrics on next-token
-        predictions) over ``eval_batches``; returns True when early stopping says stop."""
+        predictions) over ``eval_batches``, then ``trainer.eval_tasks``; returns True when
+        early stopping says stop."""
         import torch
 
         batches = self.data.eval_batches(self.dist.rank, self.dist.world_size, self.cfg.eval_batches)
@@ -271,12 +274,12 @@ class Trainer:
                     for metric in self.eval_metrics:
                         metric.update(predicted, expected)
         loss_sum, count = self.dist.all_reduce_sum([loss_sum, count])
-        if count == 0:
-            return False
-        val_loss = loss_sum / count
-        metrics = {"val/loss": val_loss, "val/perplexity": math.exp(min(val_loss, 50.0))}
-        for metric in self.eval_metrics:
+        metrics = {"val/loss": loss_sum / count, "val/perplexity": math.exp(min(loss_sum / count, 50.0))} if count else {}
+        for metric in self.eval_metrics if count else ():
             metrics.update({f"val/{k}": float(v) for k, v in metric.compute().items()})
+        metrics.update(self.eval_tasks(self.base_model) if self.eval_tasks is not None else {})
+        if not metrics:
+            return False
         self._log(metrics)
         self.metrics.update(metrics)
         stop = self.events.eval(self.run, self.state, metrics)
