@@ -107,13 +107,13 @@ def fresh_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_a_first_party_command_its_installed_package_lacks_is_no_such_command(codex):
-    result = codex("eval")
-    close = codex("evl")
+    result = codex("serve")
+    close = codex("srve")
 
     assert result.returncode == 2
-    assert "no such command 'eval'" in result.stderr
+    assert "no such command 'serve'" in result.stderr
     assert "upgrade" not in result.stderr and "not available" not in result.stderr
-    assert close.returncode == 2 and "did you mean" not in close.stderr  # no eval to suggest
+    assert close.returncode == 2 and "did you mean" not in close.stderr  # no serve to suggest
 
 
 def test_a_hinted_command_of_a_loaded_package_is_an_ordinary_usage_error_with_a_suggestion(

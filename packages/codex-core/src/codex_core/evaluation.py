@@ -224,10 +224,12 @@ def parse_task_option(text: str) -> TaskSpec:
             label = str(value)
         else:
             params[key] = value
+    from pydantic import ValidationError
+
     try:
         return TaskSpec(name=name, label=label, params=params)
-    except ValueError as exc:
-        raise CodexError(f"--task {text!r}: {str(exc).splitlines()[-1].strip()}") from None
+    except ValidationError as exc:
+        raise CodexError(f"--task {text!r}: {exc.errors()[0]['msg']}") from None
 
 
 # -- given predictions -----------------------------------------------------------------------
