@@ -111,6 +111,23 @@ def test_summary_text_names_status_metrics_and_checkpoints(tmp_path: Path) -> No
     assert "step-00000020  step 20  val/loss=0.994427" in out
 
 
+def test_summary_shows_the_evaluations_of_the_runs_checkpoints(tmp_path: Path) -> None:
+    run = make_run(tmp_path, "exp", steps=20, checkpoints=(20,))
+    folder = run.eval_dir / "step-00000020"
+    folder.mkdir(parents=True)
+    (folder / "code-completion.json").write_text(json.dumps({
+        "label": "code-completion", "results": {"pass@1": 0.25}, "ci": {"pass@1": [0.1, 0.4]}, "samples": 40}))
+
+    out = codex_logs("summary", "exp", runs_dir=tmp_path).stdout
+    data = json.loads(codex_logs("summary", "exp", "--json", runs_dir=tmp_path).stdout)
+
+    assert "evaluations (codex eval):" in out
+    assert any(line.split() == ["step-00000020", "code-completion", "pass@1", "0.25", "[0.1,", "0.4]", "40"]
+               for line in out.splitlines())
+    assert data["evaluations"] == [{"checkpoint": "step-00000020", "label": "code-completion",
+                                    "results": {"pass@1": 0.25}, "ci": {"pass@1": [0.1, 0.4]}, "samples": 40}]
+
+
 def test_summary_lists_only_complete_checkpoints_not_a_killed_writers_temporary(tmp_path: Path) -> None:
     run = make_run(tmp_path, "exp", steps=20, checkpoints=(10,))
     leftover = run.checkpoints_dir / ".step-00000020.tmp-123-abcd"  # killed before its rename

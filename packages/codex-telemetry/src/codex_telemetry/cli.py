@@ -191,6 +191,8 @@ def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "tokens_per_s_mean": sum(speeds) / len(speeds) if speeds else None,
         "metrics": metrics,
         "checkpoints": _checkpoints(run),
+        "evaluations": [{"checkpoint": e["checkpoint"], "label": e["label"], "results": e["results"],
+                         "ci": e["ci"], "samples": e.get("samples")} for e in run.evaluations()],
         "best_checkpoint": manifest.get("best_checkpoint"),
     }
 
@@ -227,12 +229,19 @@ def summary(run: str, runs_dir: str | None, as_json: bool) -> None:
     click.echo("")
     if not checkpoints:
         click.echo("checkpoints: none")
-        return
-    click.echo(f"checkpoints: {len(checkpoints)}" + (f" (best: {info['best_checkpoint']})"
-                                                     if info["best_checkpoint"] else ""))
+    else:
+        click.echo(f"checkpoints: {len(checkpoints)}" + (f" (best: {info['best_checkpoint']})"
+                                                         if info["best_checkpoint"] else ""))
     for ckpt in checkpoints:
         shown = "  ".join(f"{k}={_fmt(v)}" for k, v in ckpt["metrics"].items())
         click.echo(f"  {ckpt['name']}  step {ckpt['step']}  {shown}".rstrip())
+    if info["evaluations"]:
+        click.echo("")
+        click.echo("evaluations (codex eval):")
+        echo_table(("CHECKPOINT", "TASK", "KEY", "VALUE", "95% CI", "N"),
+                   [(e["checkpoint"], e["label"], key, _fmt(value),
+                     f"[{_fmt(e['ci'][key][0])}, {_fmt(e['ci'][key][1])}]" if key in e["ci"] else "", e["samples"])
+                    for e in info["evaluations"] for key, value in e["results"].items()])
 
 
 # -- compare ----------------------------------------------------------------------------
