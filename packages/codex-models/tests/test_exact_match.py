@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import codex_models.plugin
-from codex_core.protocols import Metric
+from codex_core.protocols import Metric, metric_inputs
 from codex_core.registry import Registry
 from codex_models import ExactMatch
 
@@ -68,3 +68,39 @@ def test_registered_through_the_test_fixtures(register_codex_plugin, codex_regis
     metric = codex_registry.build("metric", "em")
     metric.update([1, 2], [1, 3])
     assert metric.compute() == {"exact_match": 0.5}
+
+
+def test_scores_token_ids_and_text(em: ExactMatch) -> None:
+    assert metric_inputs(em) == {"tokens", "text"}
+
+
+def test_sample_stats_are_one_or_zero_per_prediction(em: ExactMatch) -> None:
+    em.update([5, 6, 7], [5, 0, 7])
+    assert em.sample_stats() == [1.0, 0.0, 1.0]
+
+
+def test_compute_from_a_resample_of_the_sample_stats(em: ExactMatch) -> None:
+    em.update(["a", "b", "c"], ["a", "x", "y"])
+    stats = em.sample_stats()
+    assert (em.compute_from(stats), em.compute_from([stats[0], stats[0]])) == (
+        em.compute(), {"exact_match": 1.0})
+
+
+def test_a_list_of_references_lists_acceptable_answers(codex_installed_registry: Registry) -> None:
+    metric = codex_installed_registry.build("metric", "em", {"normalize": True})
+    metric.update(["Paris", "Rome", "Oslo"], [["paris", "Paris, France"], ("Roma", "Milan"), "oslo"])
+    assert metric.sample_stats() == [1.0, 0.0, 1.0]
+
+
+def test_merge_keeps_both_ranks_sample_stats(codex_installed_registry: Registry) -> None:
+    rank0, rank1 = (codex_installed_registry.build("metric", "em") for _ in range(2))
+    rank0.update(["a"], ["a"])
+    rank1.update(["b"], ["x"])
+    rank0.merge(rank1)
+    assert rank0.sample_stats() == [1.0, 0.0]
+
+
+def test_reset_clears_the_sample_stats(em: ExactMatch) -> None:
+    em.update(["a"], ["a"])
+    em.reset()
+    assert em.sample_stats() == []
