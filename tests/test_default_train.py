@@ -1,6 +1,7 @@
 """Acceptance: ``codex train`` with no arguments trains the built-in default job (a small
 code model on the standard library's source, BPE trained on the fly) into a complete run
-directory, the model visibly learns, and ``codex generate --run latest "def "`` writes code.
+directory, the model visibly learns, ``codex generate --run latest "def "`` writes code, and ``codex eval --run latest`` scores
+the test split and the standard library's doctest problems.
 
 It runs the whole default job (a few minutes on two CPU cores), so it is marked slow.
 """
@@ -80,6 +81,16 @@ def test_codex_train_without_arguments_learns_and_generates_code(tmp_path: Path)
         samples.append(json.loads(out.stdout)["text"])
     good = [s for s in samples if looks_like_code("def ", s)]
     assert len(good) >= 3, "\n---\n".join(samples)
+
+    evaluated = codex("eval", "--run", "latest", "--max-samples", "8", "--json", cwd=tmp_path, env=env, timeout=900)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.loads(evaluated.stdout)
+    ppl, code = report["results"]["perplexity"], report["results"]["code-completion"]
+    assert ppl["documents"] == 8 and 0 < ppl["bits_per_byte"] and ppl["loss"] < entropy
+    assert 0.0 <= code["pass@1"] <= 1.0 and report["samples"]["code-completion"] == 8
+    assert report["info"]["code-completion"]["contaminated"] >= 0
+    folder = run / "eval" / report["model"]["checkpoint"]
+    assert {p.name for p in folder.iterdir()} >= {"perplexity.json", "code-completion.samples.ndjson"}
 
 
 def test_the_default_cpu_example_is_the_built_in_default_config() -> None:
