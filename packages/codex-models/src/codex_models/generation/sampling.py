@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from codex_core.protocols import Tokenizer
 
-__all__ = ["GenerationResult", "check_sampling", "generate"]
+__all__ = ["GenerationResult", "cache_argument", "check_sampling", "encode_prompt", "eos_ids", "filter_logits",
+           "forward_accepts", "generate", "model_device", "vocab_logits"]
 
 log = logging.getLogger("codex")
 
@@ -109,7 +110,7 @@ def generate(
     import torch
 
     check_sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
-    prompt_ids = _encode_prompt(tokenizer, prompt)
+    prompt_ids = encode_prompt(tokenizer, prompt)
     context = context_length(getattr(model, "config", None))
     truncated = 0
     if context is not None and len(prompt_ids) > context - 1:
@@ -125,7 +126,7 @@ def generate(
     if seed is None:
         seed = int.from_bytes(os.urandom(8), "little") >> 1
     generator = torch.Generator(device="cpu").manual_seed(seed)
-    eos_ids = _eos_ids(model, tokenizer) if stop_at_eos else set()
+    stop_ids = eos_ids(model, tokenizer) if stop_at_eos else set()
     vocab_size = int(tokenizer.vocab_size)
     stream = StreamDecoder(tokenizer, prompt_ids)
     chunks: list[str] = []
@@ -142,8 +143,8 @@ def generate(
             if on_text is not None:
                 on_text(text)
 
-    device = _device(model)
-    cache_name = _cache_argument(model)
+    device = model_device(model)
+    cache_name = cache_argument(model)
     new_ids: list[int] = []
     stop_reason = "max_new_tokens"
     model.eval()
@@ -162,7 +163,7 @@ def generate(
                 keep[first_ids] = 0.0
                 logits = logits + keep
             next_id = _next_token(logits, vocab_size, temperature, top_k, top_p, generator)
-            if next_id in eos_ids:
+            if next_id in stop_ids:
                 stop_reason = "eos"
                 break
             new_ids.append(next_id)
@@ -178,24 +179,41 @@ def _next_token(logits: torch.Tensor, vocab_size: int, temperature: float, top_k
     """The next id from one position's logits (see :func:`generate`)."""
     import torch
 
-    logits = logits.float()
-    if logits.shape[-1] > vocab_size:  # the model's embedding is padded past the tokenizer's ids
-        logits = logits[:vocab_size]
     if temperature == 0:
-        return int(torch.argmax(logits))
-    logits = logits / temperature
+        return int(torch.argmax(vocab_logits(logits, vocab_size)))
+    probs = torch.softmax(filter_logits(logits, vocab_size, temperature, top_k, top_p), dim=-1).cpu()
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def vocab_logits(logits: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """``logits`` (``(..., vocab)``) in float32 without the columns past the tokenizer's ids
+    (a model's embedding may be padded past them), so those ids are never drawn."""
+    logits = logits.float()
+    if logits.shape[-1] > vocab_size:
+        logits = logits[..., :vocab_size]
+    return logits
+
+
+def filter_logits(logits: torch.Tensor, vocab_size: int, temperature: float, top_k: int | None,
+                  top_p: float | None) -> torch.Tensor:
+    """The logits sampling draws from (``temperature > 0``), row by row along the last
+    dimension: :func:`vocab_logits`, divided by ``temperature``, all but the ``top_k`` most
+    likely set to ``-inf``, then all but the smallest set whose probabilities add up to
+    ``top_p`` (the most likely token always stays)."""
+    import torch
+
+    logits = vocab_logits(logits, vocab_size) / temperature
     if top_k is not None and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k).values[-1]
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p is not None and top_p < 1:
-        sorted_logits, order = torch.sort(logits, descending=True)
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         before = torch.cumsum(probs, dim=-1) - probs  # the mass of the more likely tokens
         drop = before >= top_p
-        drop[0] = False  # the most likely token always stays
-        logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
-    probs = torch.softmax(logits, dim=-1).cpu()
-    return int(torch.multinomial(probs, 1, generator=generator))
+        drop[..., 0] = False  # the most likely token always stays
+        logits = logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), float("-inf"))
+    return logits
 
 
 def _heal(tokenizer: Tokenizer, last_id: int) -> tuple[str, list[int]]:
@@ -207,7 +225,9 @@ def _heal(tokenizer: Tokenizer, last_id: int) -> tuple[str, list[int]]:
     return text, [i for i in range(int(tokenizer.vocab_size)) if tokenizer.decode([i]).startswith(text)]
 
 
-def _encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
+def encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
+    """The ids a prompt starts generation from: its encoding without added special tokens,
+    or for an empty prompt the tokenizer's bos id (else its eos id)."""
     if prompt:
         if "add_special_tokens" in inspect.signature(tokenizer.encode).parameters:
             return list(tokenizer.encode(prompt, add_special_tokens=False).ids)  # type: ignore[call-arg]
@@ -220,7 +240,7 @@ def _encode_prompt(tokenizer: Tokenizer, prompt: str) -> list[int]:
     return [int(start)]
 
 
-def _eos_ids(model: Any, tokenizer: Tokenizer) -> set[int]:
+def eos_ids(model: Any, tokenizer: Tokenizer) -> set[int]:
     """The tokenizer's eos id and the model config's (an int or a list), if any."""
     ids = set()
     if "eos" in tokenizer.special_tokens:
@@ -233,7 +253,16 @@ def _eos_ids(model: Any, tokenizer: Tokenizer) -> set[int]:
     return ids
 
 
-def _cache_argument(model: Any) -> str:
+def forward_accepts(model: Any, name: str) -> bool:
+    """Whether the model's forward (the base model's, under a PEFT wrapper) takes ``name``."""
+    target = model.get_base_model() if hasattr(model, "get_base_model") else model
+    try:
+        return name in inspect.signature(target.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def cache_argument(model: Any) -> str:
     """The name of the KV cache in the model's forward and output: ``cache`` in recent
     transformers, ``past_key_values`` before (and in models that take only that)."""
     target = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -244,7 +273,8 @@ def _cache_argument(model: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
-def _device(model: Any) -> torch.device:
+def model_device(model: Any) -> torch.device:
+    """The device of the model's first parameter (cpu for a model without any)."""
     import torch
 
     try:
