@@ -1,0 +1,397 @@
+"""The ``lm-eval`` task: EleutherAI's lm-evaluation-harness run on the checkpoint.
+
+The model is handed to lm-eval's ``HFLM`` as a Hugging Face causal LM: the evaluated
+model itself when it is a ``transformers`` model (same weights, dtype and device), else
+the weights of its model directory (``lm.path``). The tokenizer is a
+``PreTrainedTokenizerFast`` over the directory's ``tokenizer.json``, with bos/eos/pad/unk
+taken from the codex tokenizer's special tokens; an empty context is the eos token (the
+training data's document separator), as ``HFLanguageModel.loglikelihood`` has it, so
+lm-eval and the built-in ``multiple-choice`` task score the same tokens. The harness runs
+with ``HF_HUB_OFFLINE=1`` and ``HF_DATASETS_OFFLINE=1`` (the environment is restored
+after), so only tasks whose data is local or already in the Hugging Face cache work: a
+task YAML in ``include_path`` with ``dataset_path: json`` and ``dataset_kwargs:
+{data_files: ...}`` runs fully offline. lm-eval's seeds are ``request.seed``; Python's,
+numpy's and torch's global generators are put back after.
+
+Results: lm-eval's metrics with the filter suffix dropped (``acc,none`` -> ``acc``; a task
+with several filters keeps them as ``exact_match/strict-match``), without the ``_stderr``
+keys (codex computes its own intervals), prefixed ``<task>/`` when several tasks (or a
+group) report. Units are lm-eval's per-document samples (id ``<task>/<doc_id>``). A metric
+that lm-eval averages over documents (its value is the mean of the per-document numbers,
+as for ``acc``) gets bootstrap intervals over them; one it aggregates otherwise
+(perplexities, corpus BLEU, F1, group scores) is reported as lm-eval computed it, without
+an interval.
+
+lm-eval is an optional extra: ``pip install 'codex-models[lm-eval]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from codex_core.config.paths import ConfigPath
+from codex_core.errors import CodexError, did_you_mean
+from codex_core.evaluation import EvalRequest, TaskResult
+
+INSTALL_HINT = "pip install 'codex-models[lm-eval]'"
+_OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+class LMEvalParams(BaseModel):
+    """Params of the ``lm-eval`` task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: list[str] = Field(min_length=1, description="lm-eval task, group or tag names (or task YAML paths)")
+    include_path: ConfigPath | None = Field(
+        None, description="a folder of extra task YAMLs (relative to the config file that sets it)")
+    num_fewshot: int | None = Field(None, ge=0, description="few-shot examples per prompt; default: each task's own")
+    limit: int | None = Field(None, ge=1, description="score at most this many documents per task")
+    batch_size: int = Field(8, ge=1, description="lm-eval's batch size")
+
+    @field_validator("tasks")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("task names must not be empty")
+        if len(set(value)) != len(value):
+            raise ValueError("a task is named twice")
+        return value
+
+
+class LMEvalScores:
+    """Means of lm-eval's per-document metric values (implements ``Metric``).
+
+    ``update`` takes one ``{key: value}`` per document; a key is averaged over the
+    documents that have it (with several tasks, each key belongs to one task's
+    documents). ``compute_from`` of any resample of ``sample_stats()`` gives the same
+    means over that resample.
+    """
+
+    inputs = "text"
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, float]] = []
+
+    def update(self, predictions: Sequence[Any], references: Sequence[Any] = ()) -> None:
+        for row in predictions:
+            self._rows.append({str(k): float(v) for k, v in dict(row).items()})
+
+    def sample_stats(self) -> list[dict[str, float]]:
+        return list(self._rows)
+
+    def compute_from(self, stats: Sequence[Mapping[str, float]]) -> dict[str, float]:
+        totals: dict[str, list[float]] = {}
+        for row in stats:
+            for key, value in row.items():
+                totals.setdefault(key, []).append(float(value))
+        return {key: math.fsum(values) / len(values) for key, values in totals.items()}
+
+    def compute(self) -> dict[str, float]:
+        return self.compute_from(self._rows)
+
+    def merge(self, other: Any) -> None:
+        if not isinstance(other, LMEvalScores):
+            raise TypeError(f"cannot merge {type(other).__name__} into LMEvalScores")
+        self._rows.extend(other._rows)
+
+    def reset(self) -> None:
+        self._rows = []
+
+
+class LMEvalReported:
+    """The values lm-eval aggregated in other ways than a mean over documents, as it
+    reported them (no sample statistics, so no intervals)."""
+
+    inputs = "text"
+
+    def __init__(self, values: Mapping[str, float] | None = None) -> None:
+        self.values = dict(values or {})
+
+    def update(self, predictions: Sequence[Any], references: Sequence[Any] = ()) -> None:
+        """Nothing to accumulate: the values come from lm-eval whole."""
+
+    def compute(self) -> dict[str, float]:
+        return dict(self.values)
+
+    def merge(self, other: Any) -> None:
+        raise TypeError("lm-eval's reported values cannot be merged")
+
+    def reset(self) -> None:
+        self.values = {}
+
+
+class LMEvalTask:
+    """Runs lm-eval tasks on the model directory of ``lm`` (see the module docstring)."""
+
+    def __init__(self, params: LMEvalParams) -> None:
+        import importlib.util
+
+        self.params = params
+        if importlib.util.find_spec("lm_eval") is None:
+            raise CodexError("the lm-eval task needs EleutherAI's lm-evaluation-harness, which is not installed",
+                             hint=INSTALL_HINT)
+        if params.include_path is not None and not Path(params.include_path).is_dir():
+            raise CodexError(f"lm-eval include_path {params.include_path!r} is not a folder",
+                             hint="point it at a folder of lm-eval task YAMLs")
+
+    def scorers(self) -> list[Any]:
+        return [LMEvalScores()]
+
+    def evaluate(self, lm: Any, request: EvalRequest) -> TaskResult:
+        if request.predictions is not None:
+            raise CodexError("the lm-eval task cannot score given predictions: lm-eval runs the model itself",
+                             hint="evaluate a model with --run or --model instead of --predictions")
+        path = getattr(lm, "path", None) if lm is not None else None
+        if path is None:
+            raise CodexError("the lm-eval task needs a model directory (a checkpoint or --model DIR) for its "
+                             "tokenizer.json", hint="run it with codex eval, not in trainer.eval_tasks")
+        limit = self.params.limit
+        if request.max_samples is not None:
+            limit = request.max_samples if limit is None else min(limit, request.max_samples)
+        request.advance(0, 1)
+        with _offline(), _quiet(), _saved_rng():
+            harness = _load_harness()
+            tasks = self._task_manager(harness)
+            with _hflm(lm, Path(path), self.params.batch_size) as model:
+                results = self._run(harness, model, tasks, limit, request.seed)
+        if results is None:
+            raise CodexError("lm-eval returned no results (a distributed run's other rank?)")
+        result = collect(results)
+        request.advance(1, 1)
+        return result
+
+    def _run(self, harness: Any, model: Any, tasks: Any, limit: int | None, seed: int) -> Any:
+        try:
+            return harness.simple_evaluate(
+                model=model, tasks=list(self.params.tasks), task_manager=tasks,
+                num_fewshot=self.params.num_fewshot, limit=limit, log_samples=True, bootstrap_iters=0,
+                random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed, fewshot_random_seed=seed)
+        except OSError as exc:  # data that is neither local nor cached (the hub is off)
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CodexError(f"lm-eval could not read the data of {', '.join(self.params.tasks)}: {first}",
+                             hint="lm-eval runs offline here: use local data files (dataset_path: json, "
+                             "dataset_kwargs: {data_files: ...}) or datasets already in the Hugging Face "
+                             "cache") from None
+
+    def _task_manager(self, harness: Any) -> Any:
+        """lm-eval's task index: only ``include_path`` when it holds every task named
+        (indexing lm-eval's own few thousand tasks takes seconds), else both."""
+        include = self.params.include_path
+        names = self.params.tasks
+        if include is not None:
+            local = harness.TaskManager(include_path=include, include_defaults=False)
+            if all(name in local.all_tasks for name in names):
+                return local
+        manager = harness.TaskManager(include_path=include)
+        for name in names:
+            if name not in manager.all_tasks and not _looks_like_path_or_glob(name):
+                guess = did_you_mean(name, manager.all_tasks)
+                raise CodexError(f"unknown lm-eval task {name!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+                                 hint="name lm-eval tasks, groups or tags, or give include_path for your own YAMLs")
+        return manager
+
+
+# -- turning lm-eval's output into a TaskResult ------------------------------------------------
+def _key(metric_and_filter: str, filters: int) -> str | None:
+    """``acc,none`` -> ``acc``; ``_stderr`` keys -> None; a task with several filters keeps
+    its filter as ``metric/filter``."""
+    metric, _, filter_name = metric_and_filter.partition(",")
+    if not filter_name or metric.endswith("_stderr"):
+        return None
+    return metric if filters <= 1 or filter_name == "none" else f"{metric}/{filter_name}"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, numbers.Real) else None
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def collect(results: Mapping[str, Any]) -> TaskResult:
+    """lm-eval's ``simple_evaluate`` output (with ``log_samples``) -> a :class:`TaskResult`."""
+    reported: dict[str, dict[str, Any]] = dict(results.get("results") or {})
+    samples: dict[str, list[dict[str, Any]]] = dict(results.get("samples") or {})
+    several = len(reported) > 1
+    prefix = (lambda task, key: f"{task}/{key}") if several else (lambda task, key: key)
+
+    values: dict[str, float] = {}
+    for task, row in reported.items():
+        filters = len({s.get("filter") for s in samples.get(task, [])}) or 1
+        for name, value in row.items():
+            key = _key(name, filters)
+            number = _number(value)
+            if key is not None and number is not None:
+                values[prefix(task, key)] = number
+
+    ids: list[str] = []
+    per_doc: dict[str, dict[str, Any]] = {}
+    records: list[dict[str, Any]] = []
+    for task, task_samples in samples.items():
+        filters = len({s.get("filter") for s in task_samples}) or 1
+        for sample in sorted(task_samples, key=lambda s: (int(s["doc_id"]), str(s.get("filter")))):
+            unit = f"{task}/{sample['doc_id']}"
+            if unit not in per_doc:
+                ids.append(unit)
+                per_doc[unit] = {}
+            scores = {}
+            for metric in sample.get("metrics") or ():
+                key = _key(f"{metric},{sample.get('filter') or 'none'}", filters)
+                if key is not None and metric in sample:
+                    per_doc[unit][prefix(task, key)] = sample[metric]
+                    scores[metric] = sample[metric]
+            arguments = sample.get("arguments") or []
+            records.append(_jsonable({
+                "id": unit, "task": task, "doc_id": sample["doc_id"], "filter": sample.get("filter"),
+                "prompt": arguments[0][0] if arguments and arguments[0] else None,
+                "arguments": arguments, "output": sample.get("filtered_resps"), "reference": sample.get("target"),
+                **scores}))
+
+    means: dict[str, bool] = {}
+    for key in {k for doc in per_doc.values() for k in doc}:
+        column = [_number(doc[key]) for doc in per_doc.values() if key in doc]
+        numeric = [v for v in column if v is not None]
+        means[key] = (key in values and len(numeric) == len(column)
+                      and math.isclose(math.fsum(numeric) / len(numeric), values[key], rel_tol=1e-9, abs_tol=1e-12))
+    scores = LMEvalScores()
+    scores.update([{k: v for k, v in per_doc[unit].items() if means[k]} for unit in ids])
+    result = TaskResult(ids=ids, scorers=[scores], samples=records,
+                        info={"lm_eval_version": results.get("lm_eval_version"),
+                              "versions": _jsonable(results.get("versions") or {}),
+                              "n-shot": _jsonable(results.get("n-shot") or {}),
+                              "documents": {task: len(s) for task, s in samples.items()}})
+    rest = {k: v for k, v in values.items() if not means.get(k, False)}
+    if rest:
+        result.scorers.append(LMEvalReported(rest))
+    return result
+
+
+# -- running the harness -----------------------------------------------------------------------
+def _load_harness() -> Any:
+    """``simple_evaluate`` and ``TaskManager`` of the installed lm-eval."""
+    from types import SimpleNamespace
+
+    try:
+        from lm_eval import simple_evaluate
+        from lm_eval.tasks import TaskManager
+    except ImportError as exc:
+        raise CodexError(f"cannot import lm-eval: {exc}", hint=INSTALL_HINT) from None
+    return SimpleNamespace(simple_evaluate=simple_evaluate, TaskManager=TaskManager)
+
+
+def _looks_like_path_or_glob(name: str) -> bool:
+    return any(c in name for c in "*?[") or name.endswith((".yaml", ".yml")) or os.sep in name
+
+
+@contextlib.contextmanager
+def _hflm(lm: Any, path: Path, batch_size: int) -> Iterator[Any]:
+    """lm-eval's ``HFLM`` over the model of ``lm`` (when it is a ``transformers`` model:
+    the same weights, dtype and device; its train/eval mode is restored after) or else the
+    model directory's weights, with the directory's tokenizer.json."""
+    from lm_eval.models.huggingface import HFLM
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+    from codex_models.models.model_dir import load_model
+
+    if not (path / "tokenizer.json").is_file():
+        raise CodexError(f"model directory {path} has no tokenizer.json, which lm-eval's tokenizer needs")
+    specials = dict(getattr(getattr(lm, "tokenizer", None), "special_tokens", None) or {})
+    if specials.get("eos") is None:
+        raise CodexError(f"the tokenizer of {path} has no eos token, which lm-eval uses for an empty context",
+                         hint="use a tokenizer with an eos special token")
+    model = getattr(lm, "model", None)
+    if not isinstance(model, PreTrainedModel):
+        model = load_model(path, device=str(getattr(lm, "device", None) or "cpu"))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"),
+                                        clean_up_tokenization_spaces=False)
+    roles = {f"{role}_token": tokenizer.convert_ids_to_tokens(int(specials[role]))
+             for role in ("bos", "eos", "pad", "unk") if role in specials}
+    tokenizer.add_special_tokens({k: v for k, v in roles.items() if v is not None})
+    training = model.training
+    try:
+        yield HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, max_length=lm.context_length,
+                   prefix_token_id=int(specials["eos"]))
+    finally:
+        model.train(training)
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """``HF_HUB_OFFLINE=1`` and ``HF_DATASETS_OFFLINE=1`` inside, the environment as it
+    was after (also in the flags huggingface_hub and datasets read at import)."""
+    import importlib
+
+    saved_env = {name: os.environ.get(name) for name in _OFFLINE}
+    os.environ.update(_OFFLINE)
+    flags = [("huggingface_hub.constants", "HF_HUB_OFFLINE"), ("datasets.config", "HF_HUB_OFFLINE"),
+             ("datasets.config", "HF_DATASETS_OFFLINE")]
+    saved_flags = []
+    for module_name, attr in flags:
+        module = importlib.import_module(module_name)
+        saved_flags.append((module, attr, getattr(module, attr, None)))
+        setattr(module, attr, True)
+    try:
+        yield
+    finally:
+        for module, attr, value in saved_flags:
+            setattr(module, attr, value)
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """lm-eval's info and warning lines (about the pre-loaded model, default aggregations,
+    its unmasked forward passes) and the datasets library's progress bars are hidden inside."""
+    import logging
+
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    logger = logging.getLogger("lm_eval")
+    level, hf_level = logger.level, hf_logging.get_verbosity()
+    logger.setLevel(logging.ERROR)
+    hf_logging.set_verbosity_error()
+    bars = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        hf_logging.set_verbosity(hf_level)
+        if bars:
+            datasets.enable_progress_bars()
+
+
+@contextlib.contextmanager
+def _saved_rng() -> Iterator[None]:
+    """lm-eval seeds Python's, numpy's and torch's global generators; put them back after."""
+    import random
+
+    import numpy as np
+    import torch
+
+    states = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.random.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
