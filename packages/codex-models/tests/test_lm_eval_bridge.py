@@ -127,7 +127,7 @@ def test_collect_keeps_lm_evals_values_and_intervals_only_for_means() -> None:
     """Filter suffixes and stderr keys go; a metric lm-eval does not average over documents
     (a perplexity) is reported as lm-eval computed it, without per-document statistics."""
     from codex_core.evaluation import bootstrap_intervals
-    from codex_models.evaluation.tasks.lm_eval import collect
+    from codex_models.evaluation.tasks.lm_eval_results import collect
 
     def sample(doc_id: int, hit: float, ll: float, words: int) -> dict[str, Any]:
         return {"doc_id": doc_id, "filter": "none", "arguments": [["ctx", "cont"]], "filtered_resps": [ll],
