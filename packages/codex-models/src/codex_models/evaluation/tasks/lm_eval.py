@@ -98,7 +98,7 @@ class LMEvalTask:
         with _offline(), _quiet(), _saved_rng():
             harness = _load_harness()
             tasks = self._task_manager(harness)
-            with _hflm(lm, Path(path), self.params.batch_size) as model:
+            with _hflm(lm, Path(path), self.params.batch_size) as model, _lean():
                 results = self._run(harness, model, tasks, limit, request.seed)
         if results is None:
             raise CodexError("lm-eval returned no results (a distributed run's other rank?)")
@@ -211,6 +211,30 @@ def _offline() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _versions_only(storage: dict[str, Any]) -> None:
+    """What codex keeps of lm-eval's environment report: the versions."""
+    from importlib.metadata import version
+
+    import transformers
+
+    storage.update({"lm_eval_version": version("lm_eval"), "transformers_version": transformers.__version__})
+
+
+@contextlib.contextmanager
+def _lean() -> Iterator[None]:
+    """lm-eval's environment report is skipped inside: torch's ``collect_env`` (seconds of
+    subprocesses) and ``git describe`` (which prints "fatal: not a git repository" outside
+    one). The result file records codex's own versions."""
+    from lm_eval import evaluator
+
+    saved = evaluator.add_env_info, evaluator.get_git_commit_hash
+    evaluator.add_env_info, evaluator.get_git_commit_hash = _versions_only, lambda: None
+    try:
+        yield
+    finally:
+        evaluator.add_env_info, evaluator.get_git_commit_hash = saved
 
 
 @contextlib.contextmanager
