@@ -49,7 +49,7 @@ class GenerationParams(BaseModel):
     stop: list[str] = Field(["\n"], description="cut each continuation before the first of these "
                             "(default: a newline, for one-line references; [] for none)")
     metrics: list[ComponentRef] = Field(
-        default_factory=lambda: [ComponentRef(name=name) for name in DEFAULT_METRICS],
+        default_factory=lambda: list(DEFAULT_METRICS), validate_default=True,
         description="text metrics ({name, params} or a bare name); default exact-match, squad-f1, bleu, chrf")
 
 
