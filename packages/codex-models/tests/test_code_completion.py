@@ -245,3 +245,21 @@ def test_a_prompt_longer_than_the_context_is_a_one_line_error(evaluate: Callable
     with pytest.raises(CodexError, match=r"problem 'long': its prompt is \d+ tokens.*context of 64") as info:
         evaluate(write_problems(tmp_path / "p.jsonl", [PROBLEMS[0], long]), lm=eval_lm)
     assert "\n" not in str(info.value)
+
+
+def test_codex_eval_on_a_run_writes_the_records(codex_cli: Callable[..., tuple[int, str, str]], add_plugin: Any,
+                                                train_env: dict[str, str], eval_run: Path, problem_file: Path,
+                                                tmp_path: Path) -> None:
+    import shutil
+
+    run = Path(shutil.copytree(eval_run, tmp_path / "runs" / eval_run.name))
+    code, out, err = codex_cli("eval", "--run", str(run), "--task",
+                               f"code-completion:problems={problem_file},n=2,k=[1,2],max_new_tokens=8", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    values = report["results"]["code-completion"]
+    assert set(values) == {"pass@1", "pass@2", "pass@1_clean", "pass@2_clean"} and 0 <= values["pass@1"] <= 1
+    assert report["info"]["code-completion"]["contaminated"] == 0
+    folder = run / "eval" / report["model"]["checkpoint"]
+    records = [json.loads(line) for line in (folder / "code-completion.samples.ndjson").read_text().splitlines()]
+    assert len(records) == 6 and all(set(r) >= RECORD_KEYS for r in records)

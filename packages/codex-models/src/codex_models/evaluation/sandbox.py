@@ -197,11 +197,30 @@ def _last_line(text: str) -> str:
     return lines[-1][:ERROR_CHARS] if lines else ""
 
 
+def _wait_unreaped(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``proc`` to exit, without reaping it: while it is
+    a zombie its pid (its process group's id) cannot be reused, so killing the group after
+    cannot reach another program. True when it exited."""
+    deadline = time.monotonic() + timeout
+    delay = 0.0005
+    while True:
+        try:
+            if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:
+            return True  # reaped already (nothing else waits for it, but then it exited)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.02)
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass  # already gone
+        pass  # the group is empty
     except PermissionError:
         proc.kill()
 
@@ -225,13 +244,12 @@ def _run_one(program: str, *, timeout: float, memory: int, uid: int) -> Outcome:
             proc = subprocess.Popen(argv, cwd=tmp, env=_clean_env(tmp), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, close_fds=True)
             try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                proc.wait()
-                return Outcome("timeout", f"timed out after {timeout:g} s", time.monotonic() - start)
+                exited = _wait_unreaped(proc, timeout)
             finally:
-                _kill_group(proc)  # anything the program left behind in its group
+                _kill_group(proc)  # at the timeout, and anything the program left behind in its group
+                code = proc.wait()
+            if not exited:
+                return Outcome("timeout", f"timed out after {timeout:g} s", time.monotonic() - start)
             err.seek(0)
             stderr = err.read(1 << 20).decode("utf-8", "replace")
         duration = time.monotonic() - start
