@@ -130,10 +130,10 @@ def test_a_gzipped_problem_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("rows", "message"), [
     ([PROBLEMS[0], {"task_id": "x", "prompt": "def x():\n", "entry_point": "x"}], r"problems.jsonl:2: .*no 'test'"),
     ([PROBLEMS[0], "", "{not json"], r"problems.jsonl:3: not JSON"),
-    ([PROBLEMS[0], PROBLEMS[1], PROBLEMS[0]], r"problems.jsonl:3: task_id 'demo/add' repeats line 1"),
-    (["[1, 2]"], r"problems.jsonl:1: a problem is a JSON object"),
+    ([PROBLEMS[0], PROBLEMS[1], PROBLEMS[0]], r"problems.jsonl:3: task_id 'demo/add' is also the task_id of .*problems.jsonl:1"),
+    (["[1, 2]"], r"problems.jsonl:1: a row is a JSON object"),
     ([{**PROBLEMS[0], "entry_point": "not a name"}], r"problems.jsonl:1: entry_point 'not a name'"),
-    ([], r"has no problems"),
+    ([], r"problem file .* has no rows"),
 ])
 def test_bad_problem_files_are_one_line_errors_naming_file_and_line(
         evaluate: Callable[..., TaskResult], tmp_path: Path, rows: list[Any], message: str) -> None:

@@ -13,7 +13,6 @@ A sample is run as :func:`program`: ``prompt + completion + "\\n" + test +
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,8 @@ from typing import Any
 from codex_core.errors import CodexError
 
 REQUIRED = ("task_id", "prompt", "test", "entry_point")
+EXAMPLE = ('{"task_id": "demo/0", "prompt": "def add(a, b):\\n", "test": "def check(candidate):\\n    assert '
+           'candidate(1, 2) == 3\\n", "entry_point": "add"}')
 
 
 @dataclass(frozen=True)
@@ -48,21 +49,6 @@ def program(problem: Problem, completion: str) -> str:
     return problem.prompt + completion + "\n" + problem.test + "\ncheck(" + problem.entry_point + ")"
 
 
-def _lines(path: Path) -> list[str]:
-    try:
-        raw = path.read_bytes()
-        if path.name.endswith(".gz"):
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8").splitlines()
-    except FileNotFoundError:
-        raise CodexError(f"problem file {str(path)!r} does not exist",
-                         hint="give problems=stdlib or the path of a HumanEval-format .jsonl(.gz) file") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise CodexError(f"cannot read problem file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise CodexError(f"problem file {str(path)!r} is not UTF-8 text") from None
-
-
 def _problem(row: Any, where: str) -> Problem:
     if not isinstance(row, dict):
         raise CodexError(f"{where}: a problem is a JSON object, not {type(row).__name__}",
@@ -83,28 +69,19 @@ def _problem(row: Any, where: str) -> Problem:
 
 def load_problems(path: str | Path) -> list[Problem]:
     """The problems of a HumanEval-format file, in file order; one-line errors naming
-    ``file:line`` for a row that is not JSON, lacks a required field or repeats an id, and
-    for a file without problems."""
-    path = Path(path)
+    ``file:line`` for a row that is not JSON, lacks a required field or repeats a
+    ``task_id``, and for a file without problems."""
+    from codex_models.evaluation.tasks.rows import read_rows
+
     problems: list[Problem] = []
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(_lines(path), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CodexError(f"{where}: not JSON: {exc.msg}", hint="one JSON object a line") from None
-        problem = _problem(row, where)
-        if problem.task_id in first_line:
-            raise CodexError(f"{where}: task_id {problem.task_id!r} repeats line {first_line[problem.task_id]}",
+    first: dict[str, str] = {}
+    for row in read_rows(path, what="problem", example=EXAMPLE):
+        problem = _problem(row.data, row.where)
+        if problem.task_id in first:
+            raise CodexError(f"{row.where}: task_id {problem.task_id!r} is also the task_id of {first[problem.task_id]}",
                              hint="every problem needs its own task_id")
-        first_line[problem.task_id] = number
+        first[problem.task_id] = row.where
         problems.append(problem)
-    if not problems:
-        raise CodexError(f"problem file {str(path)!r} has no problems",
-                         hint=f"one JSON object a line with {', '.join(REQUIRED)}")
     return problems
 
 
