@@ -224,9 +224,10 @@ def tasks_cmd(as_json: bool) -> None:
         except CodexError as exc:
             model, error = None, str(exc)
         for name, info in (model.model_fields.items() if model is not None else ()):
-            default = None if info.is_required() else info.get_default(call_default_factory=True)
-            params.append({"name": name, "type": _type_name(info.annotation), "default": default,
-                           "description": info.description or ""})
+            required = info.is_required()
+            default = None if required else info.get_default(call_default_factory=True)
+            params.append({"name": name, "type": _type_name(info.annotation), "required": required,
+                           "default": default, "description": info.description or ""})
         rows.append({"name": spec.name, "aliases": list(spec.aliases), "plugin": spec.plugin,
                      "description": spec.description, "params": params, **({"error": error} if error else {})})
     if as_json:
@@ -238,15 +239,29 @@ def tasks_cmd(as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['name']}  ({row['plugin']})  {row['description']}")
         for p in row["params"]:
-            default = json.dumps(p["default"], default=str)
-            click.echo(f"    {p['name']}: {p['type']} = {default}  {p['description']}".rstrip())
+            default = "(required)" if p["required"] else "= " + json.dumps(p["default"], default=str)
+            click.echo(f"    {p['name']}: {p['type']} {default}  {p['description']}".rstrip())
         if "error" in row:
             click.echo(f"    (params unavailable: {row['error']})")
 
 
 def _type_name(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    return text or str(annotation).replace("typing.", "")
+    """``str | None``, ``list[int]``, ``'test' | 'val'``: a params field's type for people."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation).replace("typing.", ""))
 
 
 @eval_.command("compare")
