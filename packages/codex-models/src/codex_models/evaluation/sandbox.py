@@ -3,7 +3,7 @@
 Each program runs in its own ``python -I`` process (isolated mode: no user site, no
 ``PYTHON*`` variables, no script folder on ``sys.path``), in a new session, with a fresh
 temporary directory as its working directory and ``HOME``/``TMPDIR``, and a clean
-environment (``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` only). Where ``unshare --net`` works
+environment (``PATH``, ``LANG``, ``LC_ALL``, ``HOME``, ``TMPDIR`` only). Where ``unshare --net`` works
 (probed once per process) the process gets an empty network namespace. A small bootstrap
 runs before the program: it sets resource limits (address space, CPU seconds, file size,
 open files), drops to an unprivileged uid (``nobody``) when codex runs as root and that uid
