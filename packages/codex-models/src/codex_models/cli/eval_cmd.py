@@ -63,7 +63,7 @@ class _Progress:
 
 def _specs(tasks: tuple[str, ...], metrics: str | None, config_file: str | None, registry: Any) -> list[Any]:
     from codex_core.evaluation import EvalConfig, parse_task_option, resolve_task_paths
-    from codex_models.evaluation.runner import with_metrics
+    from codex_models.evaluation.runner import check_labels, with_metrics
 
     given = resolve_task_paths([parse_task_option(t) for t in tasks], None, registry)
     for spec in given:
@@ -76,6 +76,7 @@ def _specs(tasks: tuple[str, ...], metrics: str | None, config_file: str | None,
     from_file = EvalConfig.load(config_file).tasks if config_file else []
     for spec in from_file:
         registry.get("task", spec.name)
+    check_labels([*from_file, *given])
     return [*from_file, *given]
 
 
@@ -139,9 +140,6 @@ def eval_(ctx: click.Context, model_dir: str | None, run: str | None, which: str
     config = _run_config(target)
     if not specs:
         specs = default_tasks() if config is not None else default_tasks()[1:]
-    from codex_models.evaluation.runner import check_labels
-
-    check_labels(specs)
     context = BuildContext(registry=registry, run_dir=target.run.path if target.run else None, seed=seed,
                            device=device)
     lm = None
