@@ -93,25 +93,65 @@ def test_rolling_nll_checks_max_length(lm: HFLanguageModel) -> None:
         lm.rolling_nll([[lm.eos_id, 5, 6]], max_length=CONTEXT + 1, stride=8)
 
 
-def test_loglikelihood_equals_a_direct_forward_with_lm_evals_split_of_context_and_continuation(
+def lm_eval_pair(tokenizer: Any, eos: int, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """lm-evaluation-harness's own split of a request into context and continuation ids
+    (``TemplateLM._encode_pair``, and ``loglikelihood``'s empty context), over ``tokenizer``,
+    with the separator as the prefix token."""
+    from types import SimpleNamespace
+
+    from lm_eval.api.model import TemplateLM
+
+    def tok_encode(text: str, add_special_tokens: bool | None = None) -> list[int]:
+        if add_special_tokens is None:
+            return list(tokenizer.encode(text).ids)
+        return list(tokenizer.encode(text, add_special_tokens=add_special_tokens).ids)
+
+    if context == "":
+        continuation_ids = tok_encode(continuation, add_special_tokens=False)
+        return ([eos], continuation_ids) if continuation_ids[0] != eos else (continuation_ids[:1], continuation_ids[1:])
+    return TemplateLM._encode_pair(SimpleNamespace(backend="causal", tok_encode=tok_encode), context, continuation)
+
+
+def direct_loglikelihood(model: Any, context_ids: list[int], continuation_ids: list[int], context: int) -> float:
+    ids = (context_ids + continuation_ids)[-(context + 1):]  # cut from the left to the context
+    lp = log_probs(model, ids[:-1])
+    start = len(ids) - 1 - len(continuation_ids)
+    return sum(float(lp[start + j, t]) for j, t in enumerate(continuation_ids))
+
+
+def test_loglikelihood_equals_a_direct_forward_on_lm_evals_split_of_context_and_continuation(
         lm: HFLanguageModel) -> None:
-    encode = lm.tokenizer.encode
-    requests = [("for x in ", "items"), ("total = ", "total + x"), ("", "def"), ("return value" * 8, " if x")]
+    pytest.importorskip("lm_eval")
+    requests = [("for x in ", "items"), ("total = ", "total + x"), ("x\n\n", "  y"), ("", "def"),
+                ("return value" * 8, " if x")]
 
     got = lm.loglikelihood(requests)
 
     for (context, continuation), (logprob, _) in zip(requests, got, strict=True):
-        # the context's trailing space moves to the continuation; an empty context is the separator
-        context, continuation = (context.rstrip(), context[len(context.rstrip()):] + continuation)
-        context_ids = encode(context).ids if context else [lm.eos_id]
-        continuation_ids = encode(context + continuation).ids[len(encode(context).ids):] if context else \
-            encode(continuation).ids
-        ids = (context_ids + continuation_ids)[-(CONTEXT + 1):]  # cut from the left to the context
-        lp = log_probs(lm.model, ids[:-1])
-        start = len(ids) - 1 - len(continuation_ids)
-        want = sum(float(lp[start + j, t]) for j, t in enumerate(continuation_ids))
-        assert logprob == pytest.approx(want, rel=1e-5)
-    assert len(encode(requests[3][0] + requests[3][1]).ids) > CONTEXT + 1
+        context_ids, continuation_ids = lm_eval_pair(lm.tokenizer, lm.eos_id, context, continuation)
+        assert logprob == pytest.approx(direct_loglikelihood(lm.model, context_ids, continuation_ids, CONTEXT),
+                                        rel=1e-5)
+    assert len(lm.tokenizer.encode("".join(requests[-1])).ids) > CONTEXT + 1  # this one was cut
+
+
+def test_loglikelihood_follows_lm_eval_with_a_tokenizer_that_adds_special_tokens() -> None:
+    pytest.importorskip("lm_eval")
+    from codex_models import GPT2Params, build_gpt2
+    from codex_tokenizers.training import train
+
+    tokenizer = train("bpe", vocab_size=300, texts=["for x in items: total = total + x\n"] * 30,
+                      special_tokens=["<pad>", "<s>", "</s>", "<unk>"], template="bos-eos")
+    assert tokenizer.encode("x").ids[0] == tokenizer.special_tokens["bos"]
+    torch.manual_seed(0)
+    model = build_gpt2(GPT2Params(n_layer=1, n_head=2, n_embd=32, vocab_size=tokenizer.vocab_size, n_positions=32))
+    lm = HFLanguageModel(model, tokenizer)
+    requests = [("", "total = x"), ("for x in ", "items"), ("", "</s>x")]
+
+    got = lm.loglikelihood(requests)
+
+    for (context, continuation), (logprob, _) in zip(requests, got, strict=True):
+        context_ids, continuation_ids = lm_eval_pair(tokenizer, lm.eos_id, context, continuation)
+        assert logprob == pytest.approx(direct_loglikelihood(model, context_ids, continuation_ids, 32), rel=1e-5)
 
 
 def test_loglikelihood_is_greedy_exactly_for_the_greedy_continuation(lm: HFLanguageModel) -> None:

@@ -17,6 +17,7 @@ mode restored after) and never touches the global RNG. torch is imported inside 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -255,12 +256,16 @@ class HFLanguageModel:
         roles = self._tokenizer.special_tokens
         return int(roles.get("pad", roles.get("eos", 0)))
 
-    def _encode(self, text: str) -> list[int]:
+    def _encode(self, text: str, *, special: bool = True) -> list[int]:
+        """``encode(text).ids``; with ``special=False`` without added special tokens (when
+        the tokenizer's ``encode`` takes ``add_special_tokens``)."""
+        if not special and "add_special_tokens" in inspect.signature(self._tokenizer.encode).parameters:
+            return list(self._tokenizer.encode(text, add_special_tokens=False).ids)  # type: ignore[call-arg]
         return list(self._tokenizer.encode(text).ids)
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        if not context:
-            continuation_ids = self._encode(continuation)
+        if not context:  # lm-eval: the continuation without special tokens, after the prefix token
+            continuation_ids = self._encode(continuation, special=False)
             if continuation_ids and continuation_ids[0] == self.eos_id:
                 return continuation_ids[:1], continuation_ids[1:]
             return [self.eos_id], continuation_ids
