@@ -175,35 +175,11 @@ def resolve_task_paths(specs: Sequence[TaskSpec], origin: str | Path | None = No
     return [TaskSpec.model_validate(item) for item in resolved["tasks"]]
 
 
-def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split ``text`` on ``sep`` outside brackets, braces and quotes."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "[{(":
-            depth += 1
-        elif char in "]})":
-            depth -= 1
-        elif char == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    if quote or depth:
-        raise CodexError(f"unbalanced quotes or brackets in {text!r}")
-    parts.append("".join(current))
-    return parts
-
-
 def parse_task_option(text: str) -> TaskSpec:
     """``NAME[:K=V,...]`` (``--task``) -> a :class:`TaskSpec`. Values are YAML (as in
     ``key=value`` overrides): ``code-completion:n=10,k=[1,5]``; ``label=X`` names the result."""
     from codex_core.config.overrides import parse_value
+    from codex_core.config.sweep import split_top_level
 
     name, _, rest = text.partition(":")
     name = name.strip()

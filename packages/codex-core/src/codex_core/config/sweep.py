@@ -18,7 +18,8 @@ class SweepPoint:
 
 
 def split_top_level(text: str) -> list[str]:
-    """Split on commas outside brackets, braces and quotes (``[0.9,0.95],[0.8,0.9]``)."""
+    """Split on commas outside brackets, braces and quotes (``[0.9,0.95],[0.8,0.9]``), each
+    part stripped; unbalanced brackets or quotes are a :class:`ConfigError`."""
     parts: list[str] = []
     current: list[str] = []
     depth, quote = 0, ""
@@ -36,6 +37,8 @@ def split_top_level(text: str) -> list[str]:
             current = []
             continue
         current.append(ch)
+    if quote or depth:
+        raise ConfigError(f"unbalanced quotes or brackets in {text!r}")
     parts.append("".join(current))
     return [p.strip() for p in parts]
 
