@@ -182,3 +182,14 @@ def eval_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = run_training(load_config(path).config)
     assert result.status == "completed", result
     return Path(result.run)
+
+
+@pytest.fixture
+def context() -> Any:
+    """A build context over the installed plugins (what the evaluation tests build tasks and
+    metrics with)."""
+    from codex_core.context import BuildContext
+    from codex_core.plugins import get_plugin_manager
+
+    return BuildContext(registry=get_plugin_manager().registry)
+

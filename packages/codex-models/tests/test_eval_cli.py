@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from codex_core.testing import write_jsonl
 from codex_models.training.run import run_training
 
 PROBLEMS = [
@@ -25,11 +26,6 @@ PROBLEMS = [
      "canonical_solution": "    return s * 2\n", "entry_point": "twice",
      "test": "def check(candidate):\n    assert candidate('ab') == 'abab'\n"},
 ]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -10,25 +10,14 @@ from typing import Any
 
 import pytest
 
+from codex_core.testing import write_jsonl
+
 ROWS = [
     {"prompt": "Q: the capital of France?\nA:", "reference": " Paris"},
     {"prompt": "Q: what barks?\nA:", "references": ["a dog", "the dog"]},
     {"id": "q3", "prompt": "Q: who sat on the mat?\nA:", "reference": "the cat sat on the mat"},
 ]
 GIVEN = {"0": [" Paris"], "1": ["dog"], "q3": ["the cat sat"]}
-
-
-@pytest.fixture
-def context() -> Any:
-    from codex_core.context import BuildContext
-    from codex_core.plugins import get_plugin_manager
-
-    return BuildContext(registry=get_plugin_manager().registry)
-
-
-def write_rows(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def evaluate(context: Any, lm: Any, params: dict[str, Any], **request: Any) -> Any:
@@ -41,7 +30,7 @@ def evaluate(context: Any, lm: Any, params: dict[str, Any], **request: Any) -> A
 def test_given_predictions_score_as_computed_by_hand_and_by_sacrebleu(tmp_path: Path, context: Any) -> None:
     import sacrebleu
 
-    result = evaluate(context, None, {"path": str(write_rows(tmp_path / "gen.jsonl", ROWS))}, predictions=GIVEN)
+    result = evaluate(context, None, {"path": str(write_jsonl(tmp_path / "gen.jsonl", ROWS))}, predictions=GIVEN)
 
     assert result.ids == ["0", "1", "q3"]
     values = result.results()
@@ -61,7 +50,7 @@ def test_given_predictions_score_as_computed_by_hand_and_by_sacrebleu(tmp_path: 
 
 
 def test_metrics_are_chosen_by_name_or_with_params(tmp_path: Path, context: Any) -> None:
-    params = {"path": str(write_rows(tmp_path / "gen.jsonl", ROWS)),
+    params = {"path": str(write_jsonl(tmp_path / "gen.jsonl", ROWS)),
               "metrics": [{"name": "exact-match", "params": {"normalize": "squad"}}, "bleu"]}
     result = evaluate(context, None, params, predictions=GIVEN)
     # with SQuAD normalisation "dog" matches "a dog"
@@ -70,7 +59,7 @@ def test_metrics_are_chosen_by_name_or_with_params(tmp_path: Path, context: Any)
 
 
 def test_rows_without_ids_are_numbered_from_zero_skipping_blank_lines(tmp_path: Path, context: Any) -> None:
-    path = write_rows(tmp_path / "gen.jsonl", [ROWS[0], "", ROWS[0], {"id": 7, **ROWS[0]}])
+    path = write_jsonl(tmp_path / "gen.jsonl", [ROWS[0], "", ROWS[0], {"id": 7, **ROWS[0]}])
     result = evaluate(context, None, {"path": str(path), "metrics": ["exact-match"]},
                       predictions={"0": ["a"], "1": ["b"], "7": ["c"]})
     assert result.ids == ["0", "1", "7"]
@@ -91,7 +80,7 @@ def test_rows_without_ids_are_numbered_from_zero_skipping_blank_lines(tmp_path: 
 def test_a_bad_row_names_its_file_and_line(tmp_path: Path, context: Any, bad: Any, message: str) -> None:
     from codex_core.errors import CodexError
 
-    path = write_rows(tmp_path / "gen.jsonl", [ROWS[0], bad])
+    path = write_jsonl(tmp_path / "gen.jsonl", [ROWS[0], bad])
     with pytest.raises(CodexError, match=f"{re.escape(str(path))}:2: .*{message}"):
         evaluate(context, None, {"path": str(path)}, predictions={"0": ["x"], "1": ["y"]})
 
@@ -99,7 +88,7 @@ def test_a_bad_row_names_its_file_and_line(tmp_path: Path, context: Any, bad: An
 def test_an_empty_or_missing_file_is_an_error(tmp_path: Path, context: Any) -> None:
     from codex_core.errors import CodexError
 
-    empty = write_rows(tmp_path / "gen.jsonl", [""])
+    empty = write_jsonl(tmp_path / "gen.jsonl", [""])
     with pytest.raises(CodexError, match="has no rows"):
         evaluate(context, None, {"path": str(empty)}, predictions={"0": ["x"]})
     with pytest.raises(CodexError, match="does not exist"):
@@ -116,7 +105,7 @@ def test_predictions_must_be_one_per_row(tmp_path: Path, context: Any, given: di
     from codex_core.errors import CodexError
 
     with pytest.raises(CodexError, match=message):
-        evaluate(context, None, {"path": str(write_rows(tmp_path / "gen.jsonl", ROWS))}, predictions=given)
+        evaluate(context, None, {"path": str(write_jsonl(tmp_path / "gen.jsonl", ROWS))}, predictions=given)
 
 
 def test_a_metric_that_does_not_score_text_is_an_error(tmp_path: Path, add_plugin: Any,
@@ -148,10 +137,10 @@ def test_an_eval_config_path_is_relative_to_the_config_file(tmp_path: Path, code
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "evals"
     folder.mkdir()
-    write_rows(folder / "gen.jsonl", ROWS)
+    write_jsonl(folder / "gen.jsonl", ROWS)
     (folder / "eval.yaml").write_text(
         "tasks: [{name: generation, params: {path: gen.jsonl, metrics: [exact-match]}}]\n", encoding="utf-8")
-    preds = write_rows(tmp_path / "preds.jsonl", [{"task_id": k, "completion": v[0]} for k, v in GIVEN.items()])
+    preds = write_jsonl(tmp_path / "preds.jsonl", [{"task_id": k, "completion": v[0]} for k, v in GIVEN.items()])
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -172,7 +161,7 @@ def test_the_model_continues_each_prompt_once_cut_at_the_first_newline(tmp_path:
                                                                        lm: Any) -> None:
     rows = [{"prompt": "def f(x", "reference": "):"}, {"prompt": "for x in ", "reference": "items:"},
             {"prompt": "return ", "references": ["x", "total"]}]
-    result = evaluate(context, lm, {"path": str(write_rows(tmp_path / "gen.jsonl", rows)), "max_new_tokens": 12})
+    result = evaluate(context, lm, {"path": str(write_jsonl(tmp_path / "gen.jsonl", rows)), "max_new_tokens": 12})
 
     expected = [texts[0] for texts in lm.generate([r["prompt"] for r in rows], max_new_tokens=12, stop=["\n"])]
     assert [s["output"] for s in result.samples] == expected
@@ -185,6 +174,6 @@ def test_a_prompt_longer_than_the_context_is_an_error_naming_the_row(tmp_path: P
                                                                      lm: Any) -> None:
     from codex_core.errors import CodexError
 
-    path = write_rows(tmp_path / "gen.jsonl", [ROWS[0], {"prompt": "x " * lm.context_length, "reference": "y"}])
+    path = write_jsonl(tmp_path / "gen.jsonl", [ROWS[0], {"prompt": "x " * lm.context_length, "reference": "y"}])
     with pytest.raises(CodexError, match=f"{re.escape(str(path))}:2: row '1' has a prompt of .* tokens"):
         evaluate(context, lm, {"path": str(path)})

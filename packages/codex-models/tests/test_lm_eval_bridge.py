@@ -76,14 +76,6 @@ def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-@pytest.fixture
-def context() -> Any:
-    from codex_core.context import BuildContext
-    from codex_core.plugins import get_plugin_manager
-
-    return BuildContext(registry=get_plugin_manager().registry)
-
-
 def run(context: Any, lm: Any, task: str, params: dict[str, Any], **request: Any) -> Any:
     from codex_core.evaluation import EvalRequest
 

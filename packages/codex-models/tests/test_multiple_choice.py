@@ -3,12 +3,13 @@ the argmax of the model's log-likelihoods, ``acc_norm`` divides them by UTF-8 by
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from codex_core.testing import write_jsonl
 
 ROWS = [
     {"id": "open", "context": "def f(x", "choices": [")", " y", ":"], "label": 0},
@@ -26,19 +27,6 @@ def lm(eval_run: Path) -> Any:
     return HFLanguageModel.from_dir(eval_run / "checkpoints" / "step-00000030", device="cpu")
 
 
-@pytest.fixture
-def context() -> Any:
-    from codex_core.context import BuildContext
-    from codex_core.plugins import get_plugin_manager
-
-    return BuildContext(registry=get_plugin_manager().registry)
-
-
-def write_rows(path: Path, rows: list[Any]) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
 def evaluate(context: Any, lm: Any, path: Path, **request: Any) -> Any:
     from codex_core.evaluation import EvalRequest
 
@@ -51,7 +39,7 @@ def argmax(values: list[float]) -> int:
 
 
 def test_acc_is_the_fraction_whose_most_likely_choice_is_the_label(tmp_path: Path, lm: Any, context: Any) -> None:
-    result = evaluate(context, lm, write_rows(tmp_path / "mc.jsonl", ROWS))
+    result = evaluate(context, lm, write_jsonl(tmp_path / "mc.jsonl", ROWS))
 
     assert result.ids == ["open", "1", "2", "3", "12"]
     direct = [[ll for ll, _ in lm.loglikelihood([(r["context"], c) for c in r["choices"]])] for r in ROWS]
@@ -82,13 +70,13 @@ def test_acc_norm_divides_by_utf8_bytes_not_characters(tmp_path: Path, lm: Any, 
     by_bytes = 0 if per_byte[wide] > per_byte[narrow] else 1
 
     rows = [{"context": context_text, "choices": [wide, narrow], "label": by_bytes}]
-    result = evaluate(context, lm, write_rows(tmp_path / "mc.jsonl", rows))
+    result = evaluate(context, lm, write_jsonl(tmp_path / "mc.jsonl", rows))
     assert result.samples[0]["pred_norm"] == by_bytes
     assert result.results()["acc_norm"] == 1.0
 
 
 def test_max_samples_scores_the_first_rows(tmp_path: Path, lm: Any, context: Any) -> None:
-    result = evaluate(context, lm, write_rows(tmp_path / "mc.jsonl", ROWS), max_samples=2)
+    result = evaluate(context, lm, write_jsonl(tmp_path / "mc.jsonl", ROWS), max_samples=2)
     assert result.ids == ["open", "1"] and len(result.samples) == 2
 
 
@@ -104,7 +92,7 @@ def test_max_samples_scores_the_first_rows(tmp_path: Path, lm: Any, context: Any
 def test_a_bad_row_names_its_file_and_line(tmp_path: Path, lm: Any, context: Any, bad: str, message: str) -> None:
     from codex_core.errors import CodexError
 
-    path = write_rows(tmp_path / "mc.jsonl", [ROWS[0], bad])
+    path = write_jsonl(tmp_path / "mc.jsonl", [ROWS[0], bad])
     with pytest.raises(CodexError, match=f"{re.escape(str(path))}:2: .*{message}"):
         evaluate(context, lm, path)
 
@@ -122,4 +110,4 @@ def test_given_predictions_are_an_error(tmp_path: Path, context: Any) -> None:
     from codex_core.errors import CodexError
 
     with pytest.raises(CodexError, match="not given predictions"):
-        evaluate(context, None, write_rows(tmp_path / "mc.jsonl", ROWS), predictions={"open": ["0"]})
+        evaluate(context, None, write_jsonl(tmp_path / "mc.jsonl", ROWS), predictions={"open": ["0"]})
