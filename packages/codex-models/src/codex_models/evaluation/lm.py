@@ -246,11 +246,11 @@ class HFLanguageModel:
             # position p's logits predict token p + 1: targets[p - offset] = tokens[p + 1]
             targets[r, first - 1 - offset:len(tokens) - 1 - offset] = torch.tensor(tokens[first:], dtype=torch.long)
         targets = targets.to(logits.device)
-        nll = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                                ignore_index=-100, reduction="none")
-        sums = nll.view(targets.shape).double().sum(dim=-1).tolist()
-        counts = (targets != -100).sum(dim=-1).tolist()
-        return [(float(s), int(c)) for s, c in zip(sums, counts, strict=True)]
+        out = []
+        for r in range(len(rows)):  # a row at a time: one row's float32 log-softmax in memory, not the batch's
+            nll = torch.nn.functional.cross_entropy(logits[r].float(), targets[r], ignore_index=-100, reduction="none")
+            out.append((float(nll.double().sum()), int((targets[r] != -100).sum())))
+        return out
 
     def _pad_id(self) -> int:
         roles = self._tokenizer.special_tokens
