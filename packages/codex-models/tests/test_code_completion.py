@@ -253,7 +253,7 @@ def test_codex_eval_on_a_run_writes_the_records(codex_cli: Callable[..., tuple[i
     import shutil
 
     run = Path(shutil.copytree(eval_run, tmp_path / "runs" / eval_run.name))
-    code, out, err = codex_cli("eval", "--run", str(run), "--task",
+    code, out, err = codex_cli("eval", "--run", str(run), "--context-length", "64", "--task",
                                f"code-completion:problems={problem_file},n=2,k=[1,2],max_new_tokens=8", "--json")
     assert code == 0, err
     report = json.loads(out)

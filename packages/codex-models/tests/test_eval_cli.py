@@ -15,14 +15,14 @@ import pytest
 from codex_core.testing import write_jsonl
 from codex_models.training.run import run_training
 
-PROBLEMS = [
-    {"task_id": "add/0", "prompt": "def add(a, b):\n    \"\"\"Return a + b.\"\"\"\n",
+PROBLEMS = [  # short prompts: the shared run's model trained on windows of 32 characters
+    {"task_id": "add/0", "prompt": "def add(a, b):\n",
      "canonical_solution": "    return a + b\n", "entry_point": "add",
      "test": "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n"},
-    {"task_id": "neg/1", "prompt": "def neg(x):\n    \"\"\"Return -x.\"\"\"\n",
+    {"task_id": "neg/1", "prompt": "def neg(x):\n",
      "canonical_solution": "    return -x\n", "entry_point": "neg",
      "test": "def check(candidate):\n    assert candidate(4) == -4\n"},
-    {"task_id": "twice/2", "prompt": "def twice(s):\n    \"\"\"Return s repeated twice.\"\"\"\n",
+    {"task_id": "twice/2", "prompt": "def twice(s):\n",
      "canonical_solution": "    return s * 2\n", "entry_point": "twice",
      "test": "def check(candidate):\n    assert candidate('ab') == 'abab'\n"},
 ]
@@ -75,6 +75,21 @@ def test_eval_of_a_run_writes_results_samples_and_logs_and_the_summary_shows_the
     assert [(int(r["step"]), float(r["eval/perplexity/loss"])) for r in logged] == [(30, pytest.approx(ppl["loss"]))]
     code, out, _ = codex_cli("logs", "summary", run_copy.name)
     assert code == 0 and "evaluations (codex eval):" in out and "code-completion" in out
+
+
+def test_a_runs_context_is_its_training_window_unless_told_otherwise(codex_cli, run_copy):
+    """The shared run's model has 64 positions but trained on windows of 32 tokens."""
+    task = ("--task", "perplexity:split=val", "--max-samples", "1", "--bootstrap", "0")
+    checkpoint = str(run_copy / "checkpoints" / "step-00000030")
+
+    by_run = eval_json(codex_cli, "--run", str(run_copy), *task)
+    wider = eval_json(codex_cli, "--run", str(run_copy), "--context-length", "64", *task)
+    too_wide = eval_json(codex_cli, "--run", str(run_copy), "--context-length", "1000", *task)
+    by_dir = eval_json(codex_cli, "--model", checkpoint, *task)
+
+    assert [r["info"]["perplexity"]["max_length"] for r in (by_run, wider, too_wide)] == [32, 64, 64]
+    assert by_dir["info"]["perplexity"]["max_length"] == 32  # a checkpoint directory knows its run
+    assert by_run["results"]["perplexity"]["loss"] != wider["results"]["perplexity"]["loss"]
 
 
 def test_the_same_seed_gives_the_same_intervals(codex_cli, run_copy):

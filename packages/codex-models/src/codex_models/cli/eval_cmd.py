@@ -101,13 +101,16 @@ def _specs(tasks: tuple[str, ...], metrics: str | None, config_file: str | None,
 @click.option("--dtype", default="fp32", show_default=True, help="fp32, bf16 or fp16.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
               help="Sequences per forward pass.")
+@click.option("--context-length", type=click.IntRange(min=2), metavar="N",
+              help="The context the tasks may use (at most the model's). Default: a run's trainer.seq_len "
+                   "(the positions it was trained on), else the model's context length.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {model, results, ci, samples, files} as one JSON object.")
 @click.pass_context
 def eval_(ctx: click.Context, model_dir: str | None, run: str | None, which: str, runs_dir: str | None,
           tasks: tuple[str, ...], metrics: str | None, config_file: str | None, predictions: str | None,
           max_samples: int | None, seed: int, bootstrap: int, out_dir: str | None, device: str, dtype: str,
-          batch_size: int, as_json: bool) -> None:
+          batch_size: int, context_length: int | None, as_json: bool) -> None:
     """Evaluate a checkpoint of --run RUN (see --which), a --model DIR, or given --predictions
     on evaluation tasks, with seeded 95% bootstrap intervals.
 
@@ -146,7 +149,10 @@ def eval_(ctx: click.Context, model_dir: str | None, run: str | None, which: str
     if target.path is not None:
         from codex_models.evaluation.lm import HFLanguageModel
 
-        lm = HFLanguageModel.from_dir(target.path, device=device, dtype=dtype, batch_size=batch_size)
+        if context_length is None and config is not None:
+            context_length = config.trainer.seq_len
+        lm = HFLanguageModel.from_dir(target.path, device=device, dtype=dtype, batch_size=batch_size,
+                                      context_length=context_length)
         context.tokenizer = lm.tokenizer
     progress = _Progress()
     request = EvalRequest(context=context, run_dir=context.run_dir, config=config, max_samples=max_samples,
@@ -197,6 +203,10 @@ def _report(outcomes: list[Any], target: Any, files: dict[str, str], as_json: bo
             rows.append((o.label, key, _fmt(value), f"[{_fmt(lo_hi[0])}, {_fmt(lo_hi[1])}]" if lo_hi else "",
                          len(o.result.ids)))
     echo_table(("TASK", "KEY", "VALUE", "95% CI", "N"), rows)
+    for o in outcomes:
+        counts = {k: v for k, v in o.info.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        if counts:
+            click.echo(f"{o.label}: " + ", ".join(f"{k} {_fmt(float(v))}" for k, v in counts.items()))
     for label, path in files.items():
         click.echo(f"wrote {path}" if len(files) == 1 else f"wrote {label}: {path}")
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_models.models.hf_config import context_length
+from codex_models.models.hf_config import context_length as _model_context
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -59,14 +59,20 @@ def rolling_windows(length: int, max_length: int, stride: int) -> list[tuple[int
 class HFLanguageModel:
     """A causal LM (``model(input_ids=...).logits``; a ``transformers`` model) with its
     codex tokenizer. ``batch_size`` is the number of rows a forward takes (windows,
-    requests or samples)."""
+    requests or samples). ``context_length`` caps the context the tasks see below the
+    model's own: a model trained on windows of ``trainer.seq_len`` tokens never learned the
+    positions after them, so ``codex eval --run`` caps it there."""
 
     def __init__(self, model: Any, tokenizer: Tokenizer, *, path: str | Path | None = None,
-                 batch_size: int = 8) -> None:
-        context = context_length(getattr(model, "config", None))
+                 batch_size: int = 8, context_length: int | None = None) -> None:
+        context = _model_context(getattr(model, "config", None))
         if context is None:
             raise CodexError(f"the model ({type(model).__name__}) does not say its context length",
                              hint="its config needs max_position_embeddings or n_positions")
+        if context_length is not None:
+            if context_length < 2:
+                raise CodexError(f"context length must be 2 or more, got {context_length}")
+            context = min(context, context_length)
         if batch_size < 1:
             raise CodexError(f"batch_size must be 1 or more, got {batch_size}")
         self.model = model
@@ -78,13 +84,13 @@ class HFLanguageModel:
 
     @classmethod
     def from_dir(cls, path: str | Path, *, device: str = "auto", dtype: str = "fp32",
-                 batch_size: int = 8) -> HFLanguageModel:
+                 batch_size: int = 8, context_length: int | None = None) -> HFLanguageModel:
         """The model and tokenizer of a model directory (a checkpoint or an export), loaded
         with :func:`codex_models.models.model_dir.load_model_dir`."""
         from codex_models.models.model_dir import load_model_dir
 
         model, tokenizer = load_model_dir(path, dtype=dtype, device=device)
-        return cls(model, tokenizer, path=path, batch_size=batch_size)
+        return cls(model, tokenizer, path=path, batch_size=batch_size, context_length=context_length)
 
     # -- properties -----------------------------------------------------------------------
     @property
@@ -199,7 +205,7 @@ class HFLanguageModel:
         for start in range(0, len(rows), self.batch_size):
             samples = generate_batch(self.model, self._tokenizer, rows[start:start + self.batch_size],
                                      max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                                     top_p=top_p, stop=stop, generator=generator)
+                                     top_p=top_p, stop=stop, generator=generator, context=self._context)
             texts += [sample.text for sample in samples]
         return [texts[i * n:(i + 1) * n] for i in range(len(prompts))]
 

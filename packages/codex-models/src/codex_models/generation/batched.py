@@ -101,6 +101,7 @@ def generate_batch(
     seed: int = 0,
     generator: torch.Generator | None = None,
     stop_at_eos: bool = True,
+    context: int | None = None,
 ) -> list[BatchSample]:
     """Continue every prompt (a string, or the ids of one) with ``model`` in one batch;
     returns a :class:`BatchSample` per prompt, in order.
@@ -110,11 +111,13 @@ def generate_batch(
     ``torch.Generator`` on the model's device seeded with ``seed``; the global RNG is left
     alone. The same prompts, settings and seed give the same texts on the same machine.
     The model is put in eval mode for the call and its previous mode restored after.
+    ``context`` caps the tokens a row may reach (default: the model's context length).
     """
     import torch
 
     check_sampling(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p)
-    context = context_length(getattr(model, "config", None))
+    model_context = context_length(getattr(model, "config", None))
+    context = model_context if context is None or model_context is None else min(context, model_context)
     rows = [encode_prompt(tokenizer, p) if isinstance(p, str) else [int(i) for i in p] for p in prompts]
     _check_lengths(rows, context)
     samples = [BatchSample(prompt_ids=row) for row in rows]

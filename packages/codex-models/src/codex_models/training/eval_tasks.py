@@ -1,7 +1,8 @@
 """``trainer.eval_tasks``: evaluation tasks run during training, every ``eval_every`` steps.
 
 Each task is the registered task ``codex eval`` runs, on the model being trained (its
-unwrapped module, in eval mode, under ``torch.inference_mode``), without bootstrap intervals.
+unwrapped module, in eval mode, under ``torch.inference_mode``), without bootstrap intervals,
+with the context capped at ``trainer.seq_len`` (the positions being trained).
 Every rank runs the same tasks on the same inputs, so a sharded (FSDP) model's collectives
 line up; rank 0 logs. The results join the evaluation's metrics as ``eval/<label>/<key>``,
 so ``trainer.monitor`` may name one (``eval/code-completion/pass@1`` with ``monitor_mode: max``).
@@ -31,7 +32,8 @@ class TaskEvaluator:
     def __call__(self, model: Any) -> dict[str, float]:
         from codex_models.evaluation.lm import HFLanguageModel
 
-        lm = HFLanguageModel(model, self.tokenizer, batch_size=self.config.trainer.micro_batch_size)
+        lm = HFLanguageModel(model, self.tokenizer, batch_size=self.config.trainer.micro_batch_size,
+                             context_length=self.config.trainer.seq_len)
         request = EvalRequest(context=self.context, run_dir=self.context.run_dir, config=self.config,
                               seed=self.config.run.seed)
         metrics: dict[str, float] = {}
