@@ -138,9 +138,11 @@ class GenerationTask:
     def _generate(self, lm: Any, rows: list[tuple[Row, str, list[str]]], request: EvalRequest) -> list[str]:
         if lm is None:
             raise CodexError("the generation task needs a model, or --predictions to score")
+        from codex_models.generation.sampling import encode_prompt
+
         limit = lm.context_length
         for row, prompt, _ in rows:
-            length = len(lm.tokenizer.encode(prompt).ids)
+            length = len(encode_prompt(lm.tokenizer, prompt))  # the ids generation starts from
             if length >= limit:
                 raise CodexError(f"{row.where}: row {row.id!r} has a prompt of {length} tokens; the model's context "
                                  f"is {limit}", hint="shorten the prompt, or drop the row")
