@@ -22,7 +22,7 @@ source; 2 threads.
 Each is run ``--repeat`` times, alternating; noise on a shared machine only ever adds
 time, so the best run of each is compared.
 
-    python bench/bench_eval.py [--eval-tokens 30000] [--prompts 16] [--new-tokens 64] [--repeat 3]
+    python bench/eval.py [--eval-tokens 30000] [--prompts 16] [--new-tokens 64] [--repeat 3]
                                [--device cpu] [--json]
 """
 
