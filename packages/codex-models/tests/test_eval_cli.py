@@ -92,6 +92,13 @@ def test_a_runs_context_is_its_training_window_unless_told_otherwise(codex_cli, 
     assert by_run["results"]["perplexity"]["loss"] != wider["results"]["perplexity"]["loss"]
 
 
+def test_progress_is_plain_lines_in_a_pipe(codex_cli, run_copy):
+    code, _, err = codex_cli("eval", "--run", str(run_copy), "--task", "perplexity:split=val", "--max-samples", "2",
+                             "--bootstrap", "0")
+
+    assert code == 0 and "perplexity: 2/2\n" in err and "\r" not in err
+
+
 def test_the_same_seed_gives_the_same_intervals(codex_cli, run_copy):
     args = ("--run", str(run_copy), "--which", "15", "--task", "perplexity:split=val", "--max-samples", "3")
 

@@ -1,5 +1,5 @@
-"""codex-models: model builders and evaluation metrics for codex, registered through the
-``codex`` entry point.
+"""codex-models: model builders, the training engine, generation and evaluation for codex,
+registered through the ``codex`` entry point.
 
 Importing this package is cheap (no torch); the public names are imported on first use.
 """
@@ -16,6 +16,9 @@ _LAZY = {
     "build_gpt2": "codex_models.models.gpt2",
     "build_llama": "codex_models.models.llama",
     "GenerationResult": "codex_models.generation.sampling",
+    "BatchSample": "codex_models.generation.batched",
+    "generate_batch": "codex_models.generation.batched",
+    "HFLanguageModel": "codex_models.evaluation.lm",
     "StreamDecoder": "codex_models.generation.stream",
     "GPT2Params": "codex_models.models.gpt2",
     "LlamaParams": "codex_models.models.llama",
@@ -36,10 +39,12 @@ _LAZY = {
 }
 
 __all__ = [
+    "BatchSample",
     "ExactMatch",
     "ExactMatchParams",
     "GPT2Params",
     "GenerationResult",
+    "HFLanguageModel",
     "LlamaParams",
     "StreamDecoder",
     "__version__",
@@ -47,6 +52,7 @@ __all__ = [
     "build_gpt2",
     "build_hf_local",
     "build_llama",
+    "generate_batch",
     "load_model_dir",
     "lora_counts",
     "memory_estimate",
@@ -64,7 +70,9 @@ __getattr__ = lazy_exports(__name__, _LAZY)
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from codex_models.evaluation.lm import HFLanguageModel
     from codex_models.evaluation.metrics.exact_match import ExactMatch, ExactMatchParams, normalize_text
+    from codex_models.generation.batched import BatchSample, generate_batch
     from codex_models.generation.sampling import GenerationResult
     from codex_models.generation.stream import StreamDecoder
     from codex_models.models.gpt2 import GPT2Params, build_gpt2
