@@ -24,7 +24,7 @@ EXAMPLES = """\b
 Examples:
   codex eval --run latest                                  # perplexity (test split) + stdlib pass@1
   codex eval --run latest --task code-completion:n=10,k=[1,5]
-  codex eval --model DIR --task perplexity:dataset={name: text, params: {paths: [docs/]}}
+  codex eval --model DIR --task 'perplexity:dataset={name: text, params: {paths: [docs/]}}'
   codex eval --task code-completion:problems=HumanEval.jsonl.gz --predictions samples.jsonl
   codex eval compare runA runB
 """
