@@ -135,10 +135,11 @@ def sft_run(tmp_path: Path, n: int = 23, trainer: str = "{seq_len: 48, micro_bat
 
 
 def reference_sft(examples: list[Any], seed: int, val_fraction: float, global_batch: int, micro: int,
-                  position: tuple[int, int] = (0, 0)) -> tuple[list[Any], Iterator[list[Any]]]:
-    """The held-out examples and the micro batches (one rank) as the trainer chose them so far."""
+                  position: tuple[int, int] = (0, 0), split_seed: int = 1337) -> tuple[list[Any], Iterator[list[Any]]]:
+    """The held-out examples (by ``split_seed``: data.split.seed) and the micro batches (one
+    rank, by ``seed``: run.seed) as the trainer chose them so far."""
     n_val = round(len(examples) * val_fraction)
-    order = np.random.Generator(np.random.PCG64(seed)).permutation(len(examples))
+    order = np.random.Generator(np.random.PCG64(split_seed)).permutation(len(examples))
     val, train = [examples[i] for i in order[:n_val]], [examples[i] for i in order[n_val:]]
 
     def batches() -> Iterator[list[Any]]:
@@ -230,7 +231,7 @@ def prepare_then_pipeline(tmp_path: Path, home: Path, safety: str) -> tuple[dict
     dirs = [p for p in (home / "token-caches").iterdir() if p.is_dir()]
     mtime = (dirs[0] / "manifest.json").stat().st_mtime_ns
 
-    cache = prepare_cache(run.data, tokenizer, context(home), seed=run.run.seed)
+    cache = prepare_cache(run.data, tokenizer, context(home), seed=run.data.split.seed)
 
     return {"dirs": dirs, "mtime": mtime}, cache, (cache.path / "manifest.json").stat().st_mtime_ns
 

@@ -158,7 +158,7 @@ def test_problems_whose_file_is_in_the_train_split_are_contaminated(
         "name": "text", "params": {"paths": [str(stdlib_root() / f) for f in trained]},
         "split": {"train": 1.0, "val": 0.0, "test": 0.0}, "safety": "off"})
     context = BuildContext(registry=codex_registry, cache_dir=tmp_path / "home")
-    flagged = flag_contaminated(problems, config.data, context, seed=config.run.seed)
+    flagged = flag_contaminated(problems, config.data, context, seed=config.data.split.seed)
     assert flagged == {p.task_id for p in problems if p.source in trained}
     assert flagged and flagged != {p.task_id for p in problems}
 
@@ -173,9 +173,9 @@ def test_the_stdlib_code_datasets_train_split_is_what_counts(
     ratios = {"train": 0.5, "val": 0.25, "test": 0.25}
     config = run_config(tmp_path, train_trees, {"name": "stdlib-code", "split": ratios, "safety": "off"})
     context = BuildContext(registry=codex_registry, cache_dir=tmp_path / "home")
-    flagged = flag_contaminated(problems, config.data, context, seed=config.run.seed)
+    flagged = flag_contaminated(problems, config.data, context, seed=config.data.split.seed)
     expected = {p.task_id for p in problems if assign_split(
-        (stdlib_root() / str(p.source)).read_text(encoding="utf-8"), ratios, salt=str(config.run.seed)) == "train"}
+        (stdlib_root() / str(p.source)).read_text(encoding="utf-8"), ratios, salt=str(config.data.split.seed)) == "train"}
     assert flagged == expected
 
 

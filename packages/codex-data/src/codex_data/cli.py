@@ -54,7 +54,7 @@ def _tokenizer_ref(value: str, params: dict[str, Any]) -> tuple[str, dict[str, A
 
 @data.command()
 @click.option("-c", "--config", "config_file", type=click.Path(dir_okay=False),
-              help="Run config: its data, tokenizer and run.seed (default: none; use --dataset).")
+              help="Run config: its data (with data.split.seed) and tokenizer (default: none; use --dataset).")
 @click.option("--dataset", help="A registered dataset (e.g. text, jsonl, stdlib-code).")
 @click.option("--dataset-param", "dataset_params", multiple=True, metavar="KEY=VALUE", help="Dataset param; repeatable.")
 @click.option("--tokenizer", "tokenizer_name", help="A tokenizer.json, or a registered tokenizer name.")
@@ -64,7 +64,7 @@ def _tokenizer_ref(value: str, params: dict[str, Any]) -> tuple[str, dict[str, A
 @click.option("--policy", type=click.Path(dir_okay=False),
               help="Safety policy YAML (default: the config's data.safety, else the built-in rules).")
 @click.option("--no-filters", is_flag=True, help="Turn the safety filters off (recorded in the manifest).")
-@click.option("--seed", type=int, help="Seed of the split hash (default: run.seed, else 1337).")
+@click.option("--seed", type=int, help="Seed of the split hash (default: the config's data.split.seed, else 1337).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest summary as JSON.")
 @click.argument("overrides", nargs=-1)
 def prepare(config_file: str | None, dataset: str | None, dataset_params: tuple[str, ...], tokenizer_name: str | None,
@@ -89,7 +89,7 @@ def prepare(config_file: str | None, dataset: str | None, dataset_params: tuple[
                                                  "safety": safety or config.data.safety})
         t_name, t_params = (_tokenizer_ref(tokenizer_name, _key_values(tokenizer_params)) if tokenizer_name
                             else (config.tokenizer.name, dict(config.tokenizer.params)))
-        seed = config.run.seed if seed is None else seed
+        seed = config.data.split.seed if seed is None else seed
     else:
         if dataset is None or tokenizer_name is None:
             raise CodexError("give -c CONFIG, or --dataset NAME and --tokenizer FILE|NAME")

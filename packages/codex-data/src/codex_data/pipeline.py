@@ -11,11 +11,12 @@ Two sources, one shape:
   (``sft-jsonl``), tokenized once, one example per row, padded, never packed.
 
 Token cache: :func:`prepare_cache` filters the documents with ``data.safety`` (``builtin``,
-``off``, or a policy YAML file), splits them by ``data.split`` salted with the seed, and keeps
+``off``, or a policy YAML file), splits them by ``data.split`` salted with ``data.split.seed``
+(not ``run.seed``: the runs of a seed sweep share one split and one cache), and keeps
 the cache under ``<cache root>/token-caches/<dataset>-<hash of params and tokenizer>``. The
 same inputs find the cache already there (``TokenCache.built`` is False) and read nothing.
 
-SFT examples: a shuffle by ``seed`` alone puts ``round(n * data.split.val)`` examples aside
+SFT examples: a shuffle by ``data.split.seed`` alone puts ``round(n * data.split.val)`` examples aside
 for validation (none when there is one example); the rest are visited in the order, and
 resumed from the position, of :class:`~codex_data.feed.Schedule`, exactly as windows are.
 A micro batch is padded to its longest example; ``labels`` are the input ids where the loss
@@ -65,7 +66,7 @@ def prepare_cache(data: Any, tokenizer: Any, context: Any, *, seed: int, dataset
 
     :param context: the ``BuildContext``: builds the dataset when ``dataset`` is None, and its
         ``cache_dir`` is the cache root the cache goes under (unless ``out`` is given).
-    :param seed: the split's salt (a run's ``run.seed``).
+    :param seed: the split's salt (a run config's ``data.split.seed``).
     """
     policy = safety_policy(data.safety)
     if dataset is None:
@@ -104,10 +105,11 @@ def open_pipeline(config: Any, tokenizer: Any, context: Any, *, world_size: int 
     ``examples``, else :class:`LMSource` over the token cache :func:`prepare_cache` builds.
     Build it on one process first (it may build the cache), then on the others."""
     dataset = context.build("dataset", config.data)
-    seed = config.run.seed
+    seed, split_seed = config.run.seed, config.data.split.seed
     if hasattr(dataset, "examples"):
-        return SFTSource(dataset, tokenizer, config.trainer, world_size, seed, val_fraction=config.data.split.val)
-    cache = prepare_cache(config.data, tokenizer, context, seed=seed, dataset=dataset, progress=progress)
+        return SFTSource(dataset, tokenizer, config.trainer, world_size, seed, val_fraction=config.data.split.val,
+                         split_seed=split_seed)
+    cache = prepare_cache(config.data, tokenizer, context, seed=split_seed, dataset=dataset, progress=progress)
     return LMSource(cache, config.trainer, world_size, seed)
 
 
@@ -176,13 +178,14 @@ class SFTSource:
     batch padded to its longest example."""
 
     def __init__(self, dataset: Any, tokenizer: Any, trainer: Any, world_size: int, seed: int,
-                 val_fraction: float) -> None:
+                 val_fraction: float, split_seed: int | None = None) -> None:
         examples = list(dataset.examples(tokenizer, max_length=trainer.seq_len))
         if not examples:
             raise CodexError("the SFT dataset has no examples with a target token",
                              hint="check the dataset's files and its prompt/completion fields")
         n_val = round(len(examples) * val_fraction) if len(examples) > 1 else 0
-        order = np.random.Generator(np.random.PCG64(seed)).permutation(len(examples))
+        held_out = seed if split_seed is None else split_seed  # which examples validate
+        order = np.random.Generator(np.random.PCG64(held_out)).permutation(len(examples))
         self.val_examples = [examples[i] for i in order[:n_val]]
         self.train_examples = [examples[i] for i in order[n_val:]]
         self.micro_batch = trainer.micro_batch_size

@@ -30,7 +30,7 @@ def ratios_dict(ratios: Any) -> dict[str, float]:
 
         ratios = SplitRatios()
     if hasattr(ratios, "model_dump"):
-        ratios = ratios.model_dump()
+        ratios = ratios.model_dump(include=set(SPLITS))  # not its seed
     if not isinstance(ratios, Mapping):
         raise TypeError(f"split ratios must be a SplitRatios or a mapping, got {type(ratios).__name__}")
     unknown = set(ratios) - set(SPLITS)

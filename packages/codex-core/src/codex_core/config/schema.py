@@ -69,18 +69,22 @@ class RunSection(StrictModel):
     """Naming and seeding of the run."""
 
     name: str | None = Field(None, description="run directory name; default: run-<timestamp>")
-    seed: int = Field(1337, description="seed for python, numpy and torch RNGs and data order")
+    seed: int = Field(1337, description="seed of model init, dropout and data order (the split has data.split.seed)")
     runs_dir: str | None = Field(None, description="runs root; default: $CODEX_RUNS_DIR or ./runs")
     description: str = Field("", description="free text recorded in the manifest")
     tags: list[str] = Field(default_factory=list, description="labels recorded in the manifest")
 
 
 class SplitRatios(StrictModel):
-    """Fractions of documents in each split (by a stable hash of their content)."""
+    """Fractions of documents in each split (by a stable hash of their content, salted with
+    ``seed``), and the seed of that split."""
 
     train: float = Field(0.98, ge=0, le=1)
     val: float = Field(0.01, ge=0, le=1)
     test: float = Field(0.01, ge=0, le=1)
+    seed: int = Field(
+        1337, description="salt of the split (and of which SFT examples are held out for validation); "
+        "apart from run.seed, so runs of a seed sweep share one split and one token cache")
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitRatios:

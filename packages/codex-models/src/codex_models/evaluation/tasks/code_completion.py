@@ -213,7 +213,7 @@ class CodeCompletionTask:
         config = request.config
         if config is None or getattr(config, "data", None) is None:
             return set()
-        return flag_contaminated(problems, config.data, request.context, seed=config.run.seed)
+        return flag_contaminated(problems, config.data, request.context, seed=config.data.split.seed)
 
     def _run(self, chunk: list[Problem], batch: Sequence[Sequence[str]]) -> list[list[Outcome]]:
         from codex_models.evaluation.sandbox import run_programs

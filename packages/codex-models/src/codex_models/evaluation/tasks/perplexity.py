@@ -167,7 +167,7 @@ class PerplexityTask:
                                  "evaluate a run (--run RUN)",
                                  hint="or score a dataset: --task 'perplexity:dataset={name: text, params: "
                                       "{paths: [DIR]}}'")
-            found = split_documents(request.config.data, request.context, seed=request.config.run.seed,
+            found = split_documents(request.config.data, request.context, seed=request.config.data.split.seed,
                                     split=self.params.split)
             where = f"the {self.params.split} split of the run's data"
         documents = list(found if request.max_samples is None else islice(found, request.max_samples))
