@@ -26,7 +26,6 @@ import math
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -248,6 +247,9 @@ def new_run_name(root: str | Path) -> str:
 
 def default_manifest(name: str) -> dict[str, Any]:
     """The manifest fields core records for every run."""
+    from codex_core.environment import git_state
+
+    git = git_state()
     return {
         "schema": MANIFEST_SCHEMA_VERSION,
         "name": name,
@@ -259,18 +261,17 @@ def default_manifest(name: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "hostname": platform.node(),
         "argv": sys.argv,
-        "git_sha": git_sha(),
+        "git_sha": git["sha"],
+        "git": git,
     }
 
 
 def git_sha(cwd: str | Path | None = None) -> str | None:
     """The commit of the git checkout around ``cwd`` (None outside one or without git)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    from codex_core.environment import git_state
+
+    sha: str | None = git_state(cwd)["sha"]
+    return sha
 
 
 def is_run_dir(path: Path) -> bool:

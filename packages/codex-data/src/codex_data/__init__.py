@@ -44,6 +44,7 @@ _LAZY = {
     "Policy": "codex_data.safety",
     "SafetyFilter": "codex_data.safety",
     "prepare": "codex_data.prepare",
+    "dataset_sources": "codex_data.prepare",
 }
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "__version__",
     "assign_split",
     "build_cache",
+    "dataset_sources",
     "ensure_cache",
     "extract",
     "find_files",
@@ -101,7 +103,7 @@ if TYPE_CHECKING:  # pragma: no cover
         safety_policy,
         split_documents,
     )
-    from codex_data.prepare import prepare
+    from codex_data.prepare import dataset_sources, prepare
     from codex_data.records import CsvDataset, JsonlDataset
     from codex_data.safety import Policy, SafetyFilter
     from codex_data.sft import SFTDataset, SFTExample, pad_examples

@@ -5,6 +5,8 @@ of the inputs it was built from (sources, tokenizer, filters, split ratios, seed
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +59,12 @@ class CacheManifest:
     def key(self) -> dict[str, Any]:
         """The inputs that decide the cache's contents; ``ensure_cache`` compares these."""
         return {name: getattr(self, name) for name in KEY_FIELDS}
+
+    def fingerprint(self) -> str:
+        """sha256 of :meth:`key` as canonical JSON: equal for caches of the same inputs
+        (what a run's manifest records as ``data.fingerprint``)."""
+        canonical = json.dumps(self.key(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -42,7 +42,7 @@ import numpy as np
 from codex_core.errors import CodexError
 from codex_core.protocols import Document
 from codex_data.feed import Batch, DataFeed, Schedule, global_batch_size
-from codex_data.prepare import default_cache_dir, prepare
+from codex_data.prepare import dataset_sources, default_cache_dir, prepare
 from codex_data.safety import Policy, SafetyFilter
 from codex_data.sft import IGNORE_INDEX, SFTExample, pad_examples
 from codex_data.split import SPLITS, SplitAssigner, ratios_dict
@@ -107,8 +107,11 @@ def open_pipeline(config: Any, tokenizer: Any, context: Any, *, world_size: int 
     dataset = context.build("dataset", config.data)
     seed, split_seed = config.run.seed, config.data.split.seed
     if hasattr(dataset, "examples"):
-        return SFTSource(dataset, tokenizer, config.trainer, world_size, seed, val_fraction=config.data.split.val,
-                         split_seed=split_seed)
+        source = SFTSource(dataset, tokenizer, config.trainer, world_size, seed, val_fraction=config.data.split.val,
+                           split_seed=split_seed)
+        source.sources = dataset_sources(config.data.name, dataset)
+        source.tokenizer_fingerprint = tokenizer.fingerprint()
+        return source
     cache = prepare_cache(config.data, tokenizer, context, seed=split_seed, dataset=dataset, progress=progress)
     return LMSource(cache, config.trainer, world_size, seed)
 
@@ -126,6 +129,12 @@ class LMSource:
         self.micro_batch, self.seq_len = trainer.micro_batch_size, trainer.seq_len
         self.val = cache.split("val") if "val" in cache.manifest.splits else np.zeros(0, np.int64)
         self.val_windows = (len(self.val) - 1) // self.seq_len if len(self.val) > self.seq_len else 0
+
+    def describe(self) -> dict[str, Any]:
+        """What the run's manifest records of its data: the token cache's ``sources`` (with
+        their sha256), its ``fingerprint`` and the ``split_seed``."""
+        manifest = self.cache.manifest
+        return {"sources": list(manifest.sources), "fingerprint": manifest.fingerprint(), "split_seed": manifest.seed}
 
     def train_batches(self, rank: int, world_size: int) -> Iterator[Batch]:
         """The feed's micro batches for ``rank`` from its position (``Batch.tokens``)."""
@@ -185,6 +194,9 @@ class SFTSource:
                              hint="check the dataset's files and its prompt/completion fields")
         n_val = round(len(examples) * val_fraction) if len(examples) > 1 else 0
         held_out = seed if split_seed is None else split_seed  # which examples validate
+        self.split_seed, self.val_fraction, self.seq_len = held_out, val_fraction, trainer.seq_len
+        self.sources: list[dict[str, str]] = []
+        self.tokenizer_fingerprint = ""
         order = np.random.Generator(np.random.PCG64(held_out)).permutation(len(examples))
         self.val_examples = [examples[i] for i in order[:n_val]]
         self.train_examples = [examples[i] for i in order[n_val:]]
@@ -200,6 +212,18 @@ class SFTSource:
         self.steps_per_epoch = self.schedule.steps_per_epoch
         self.tokens_per_step = self.global_batch * trainer.seq_len  # an upper bound (padding)
         self.pad_id = int(tokenizer.special_tokens.get("pad", tokenizer.special_tokens.get("eos", 0)))
+
+    def describe(self) -> dict[str, Any]:
+        """What the run's manifest records of its data: the dataset's ``sources`` (with their
+        sha256), a ``fingerprint`` of everything that decides the examples and the hold-out
+        (sources, tokenizer, seq_len, val fraction, split seed) and the ``split_seed``."""
+        import hashlib
+        import json
+
+        key = {"sources": self.sources, "tokenizer": self.tokenizer_fingerprint, "seq_len": self.seq_len,
+               "val": self.val_fraction, "split_seed": self.split_seed}
+        fingerprint = hashlib.sha256(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()
+        return {"sources": list(self.sources), "fingerprint": fingerprint, "split_seed": self.split_seed}
 
     @property
     def position(self) -> tuple[int, int]:

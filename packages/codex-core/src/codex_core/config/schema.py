@@ -178,6 +178,9 @@ class TrainerConfig(StrictModel):
     grad_clip: float | None = Field(1.0, gt=0, description="max gradient norm; null to disable")
     activation_checkpointing: bool = Field(False, description="recompute activations in backward to save memory")
     compile: bool = Field(False, description="torch.compile the model")
+    deterministic: bool = Field(
+        False, description="torch.use_deterministic_algorithms (with CUBLAS_WORKSPACE_CONFIG on CUDA): "
+        "bit-identical GPU runs, at some speed; an op without a deterministic version fails the run")
     distributed: Literal["ddp", "fsdp"] = Field(
         "ddp", description="how several processes (torchrun) share the model: ddp, or fsdp (FSDP2 fully_shard)"
     )

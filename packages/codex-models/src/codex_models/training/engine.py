@@ -78,7 +78,7 @@ class Trainer:
         from codex_core.runs import cache_root
         from codex_models.models.placement import resolve_device
 
-        seed_everything(self.config.run.seed)
+        seed_everything(self.config.run.seed, deterministic=self.cfg.deterministic)
         self.device = resolve_device(self.cfg.device if not self.dist.enabled or self.cfg.device != "auto"
                                      else ("cuda" if torch.cuda.is_available() else "cpu"))
         if self.device.type == "cuda" and self.dist.enabled:

@@ -16,13 +16,31 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, *, deterministic: bool = False) -> None:
+    """Seed Python's, numpy's and torch's global RNGs; with ``deterministic`` also make
+    torch use deterministic algorithms (:func:`use_deterministic`)."""
     import numpy as np
     import torch
 
+    if deterministic:
+        use_deterministic()
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def use_deterministic() -> None:
+    """``trainer.deterministic``: ``torch.use_deterministic_algorithms(True)``, cuDNN's
+    autotuner off, and ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (cuBLAS needs it to be
+    deterministic; set before CUDA starts, unless the environment sets it already). An op
+    without a deterministic implementation then raises instead of varying."""
+    import os
+
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
 
 
 def enable_activation_checkpointing(model: Any) -> None:

@@ -222,24 +222,66 @@ def _record_setup(run: RunDir, trainer: Any) -> None:
             continue
     data = trainer.data
     cache = getattr(data, "cache", None)
+    config = trainer.config
     manifest: dict[str, Any] = {
         "versions": versions,
         "hardware": {"device": str(trainer.device), "cpu_threads": torch.get_num_threads(),
                      "machine": platform.machine(),
                      "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
                      "world_size": trainer.dist.world_size},
+        "seeds": {"run": config.run.seed, "data_split": config.data.split.seed},
+        "deterministic": config.trainer.deterministic,
+        "environment": _environment(),
+        "components": _components(config, trainer.context.registry),
         "tokenizer": {"fingerprint": trainer.tokenizer.fingerprint(), "vocab_size": trainer.tokenizer.vocab_size},
         "model": describe(trainer.base_model),
         "tokens_per_step": data.tokens_per_step,
+        "data": data.source.describe() if hasattr(data.source, "describe") else {},
     }
     if cache is not None:
         from codex_models.training.data import unigram_entropy
 
-        manifest["data"] = {"token_cache": str(cache.path), "key": cache.manifest.key(),
-                            "train_tokens": cache.tokens("train"),
-                            "val_tokens": cache.tokens("val") if "val" in cache.manifest.splits else 0,
-                            "unigram_entropy": unigram_entropy(cache.split("train"), trainer.tokenizer.vocab_size)}
+        manifest["data"].update({
+            "token_cache": str(cache.path), "key": cache.manifest.key(), "train_tokens": cache.tokens("train"),
+            "val_tokens": cache.tokens("val") if "val" in cache.manifest.splits else 0,
+            "unigram_entropy": unigram_entropy(cache.split("train"), trainer.tokenizer.vocab_size)})
     run.write_manifest(json.loads(json.dumps(manifest, default=str)))
+
+
+def _environment() -> dict[str, Any]:
+    """codex_core.environment's record plus what only torch knows: its build (CUDA, cuDNN,
+    MPS), the visible GPUs, its thread counts and whether deterministic algorithms are on."""
+    import os
+
+    import torch
+
+    from codex_core.environment import environment
+
+    env = environment()
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    mps = getattr(torch.backends, "mps", None)
+    env["threads"].update({"torch": torch.get_num_threads(), "torch_interop": torch.get_num_interop_threads()})
+    env["torch"] = {
+        "version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn,
+        "mps": bool(mps is not None and mps.is_available()),
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        if torch.cuda.is_available() else [],
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+    }
+    return env
+
+
+def _components(config: RunConfig, registry: Any) -> dict[str, Any]:
+    """Which plugin (and distribution) provided each component the run uses."""
+    from codex_core.plugins import get_plugin_manager
+
+    dists = {info.name: info.distribution for info in get_plugin_manager().infos()}
+    found: dict[str, Any] = {}
+    for kind, key, ref in config.component_refs():
+        spec = registry.get(kind, ref.name)
+        found[key] = {"kind": kind, "name": spec.name, "plugin": spec.plugin, "distribution": dists.get(spec.plugin)}
+    return found
 
 
 def _log_to_file(run: RunDir) -> logging.Handler:
