@@ -1,7 +1,8 @@
 """Acceptance: ``codex train`` with no arguments trains the built-in default job (a small
 code model on the standard library's source, BPE trained on the fly) into a complete run
-directory, the model visibly learns, ``codex generate --run latest "def "`` writes code, and ``codex eval --run latest`` scores
-the test split and the standard library's doctest problems.
+directory, the model visibly learns, ``codex generate --run latest "def "`` writes code, ``codex eval --run latest`` scores
+the test split and the standard library's doctest problems, and ``codex repro check latest``
+re-runs the first 800 steps to the same metrics and the same weights, bit for bit.
 
 It runs the whole default job (a few minutes on two CPU cores), so it is marked slow.
 """
@@ -92,6 +93,12 @@ def test_codex_train_without_arguments_learns_and_generates_code(tmp_path: Path)
     assert report["info"]["code-completion"]["contaminated"] >= 0
     folder = run / "eval" / report["model"]["checkpoint"]
     assert {p.name for p in folder.iterdir()} >= {"perplexity.json", "code-completion.samples.ndjson"}
+
+    checked = codex("repro", "check", "latest", "--json", cwd=tmp_path, env=env, timeout=900)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-3000:]
+    verdict = json.loads(checked.stdout)
+    assert verdict["status"] == "identical" and verdict["steps"] == 800
+    assert verdict["weights"]["compared"] is True, verdict["weights"]
 
 
 def test_the_default_cpu_example_is_the_built_in_default_config() -> None:

@@ -94,3 +94,6 @@ def codex_register_commands(cli: click.Group) -> None:
     from codex_models.cli.eval_cmd import eval_
 
     cli.add_command(eval_)
+    from codex_models.cli.repro_cmd import repro
+
+    cli.add_command(repro)

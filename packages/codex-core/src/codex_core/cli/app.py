@@ -25,6 +25,7 @@ PROVIDED_BY = {
     "generate": "codex-models",
     "export": "codex-models",
     "eval": "codex-models",
+    "repro": "codex-models",
     "models": "codex-models",
     "tokenizer": "codex-tokenizers",
     "data": "codex-data",
