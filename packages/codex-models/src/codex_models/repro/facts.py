@@ -6,8 +6,6 @@ The readers accept the manifests of older runs too (before ``environment``, ``se
 
 from __future__ import annotations
 
-import os
-import platform
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,8 +17,6 @@ distribution and those that provided the run's components)."""
 TIMING = ("train/tokens_per_s", "train/elapsed_s", "train/mfu")
 """Metrics that measure time, never compared (with everything under ``system/``)."""
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-              "NUMEXPR_NUM_THREADS")
 
 
 def field(manifest: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
@@ -49,16 +45,10 @@ def recorded_distributions(manifest: Mapping[str, Any]) -> tuple[dict[str, str],
 
 
 def installed_distributions() -> dict[str, str]:
-    """Every distribution installed now, by normalized name (the first found on the path wins,
-    as for ``importlib.metadata.version``)."""
-    from importlib.metadata import distributions
+    """Every distribution installed now, by normalized name."""
+    from codex_core.environment import distributions
 
-    found: dict[str, str] = {}
-    for dist in distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name:
-            found.setdefault(normalize(str(name)), str(dist.version))
-    return found
+    return {normalize(name): version for name, version in distributions().items()}
 
 
 def component_distributions(manifest: Mapping[str, Any]) -> list[str]:
@@ -123,18 +113,16 @@ def thread_count(manifest: Mapping[str, Any]) -> int | None:
 
 
 def cpu_model_now() -> str | None:
-    """This machine's CPU model name (``/proc/cpuinfo``, else ``platform.processor()``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:  # not Linux: platform below
-        lines = []
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Hardware", "Processor") and value.strip():
-            return value.strip()
-    return platform.processor() or None
+    """This machine's CPU model name (as the manifest records it)."""
+    from codex_core.environment import cpu
+
+    model = cpu().get("model")
+    return str(model) if model else None
 
 
 def cpu_count_now() -> int | None:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from codex_core.environment import cpu
+
+    found = cpu()
+    count = found.get("affinity") or found.get("count")
+    return int(count) if count else None

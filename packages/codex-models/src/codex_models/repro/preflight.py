@@ -162,15 +162,17 @@ def schedule_reasons(config: RunConfig, steps: int) -> list[str]:
 
 def machine_warnings(run: RunDir, manifest: Mapping[str, Any]) -> list[str]:
     """Differences of this machine from the run's that are not expected to change the numbers."""
-    from codex_core.runs import git_sha
+    from codex_core.environment import git_state
 
     warnings = []
     sha, dirty = facts.git_state(manifest)
-    now = git_sha()
-    if sha and now and sha != now:
-        warnings.append(f"git: the run was at {sha[:12]}, the working directory is at {now[:12]}")
+    now = git_state()
+    if sha and now["sha"] and sha != now["sha"]:
+        warnings.append(f"git: the run was at {sha[:12]}, the working directory is at {now['sha'][:12]}")
     if dirty:
         warnings.append("git: the run's working directory had uncommitted changes")
+    elif sha and now["dirty"]:
+        warnings.append("git: the working directory has uncommitted changes, the run's had none")
     then_cpu, now_cpu = facts.field(manifest, "environment.cpu.model"), facts.cpu_model_now()
     if then_cpu and now_cpu and then_cpu != now_cpu:
         warnings.append(f"CPU: the run had {then_cpu}, this machine has {now_cpu}")

@@ -79,7 +79,9 @@ def rerun_environment(manifest: Mapping[str, Any], runs_dir: Path) -> dict[str, 
     env["CODEX_RUNS_DIR"] = str(runs_dir)
     recorded = facts.field(manifest, "environment.threads.env")
     if isinstance(recorded, Mapping):
-        for key in facts.THREAD_ENV:
+        from codex_core.environment import THREAD_VARIABLES
+
+        for key in THREAD_VARIABLES:
             env.pop(key, None)
         env.update({str(k): str(v) for k, v in recorded.items()})
     threads = facts.thread_count(manifest)
