@@ -73,7 +73,7 @@ def check_run(run: RunDir, steps: int | None = None, *, keep: str | Path | None 
     result = CheckResult("cannot_check", steps=n, warnings=found.warnings, reasons=reasons + found.reasons)
     if result.reasons:
         return result
-    workdir = Path(keep) if keep is not None else Path(tempfile.mkdtemp(prefix="codex-repro-"))
+    workdir = Path(keep).resolve() if keep is not None else Path(tempfile.mkdtemp(prefix="codex-repro-"))
     try:
         return _rerun_and_compare(run, manifest, config, n, workdir, result, announce, kept=keep is not None)
     finally:
