@@ -159,6 +159,20 @@ def test_diff_of_a_run_with_itself_has_no_differences(repro, trained, tmp_path):
     assert (code, out.strip()) == (0, "no differences")
 
 
+def test_diff_sees_a_param_left_at_its_default_and_one_set_to_it_as_the_same(repro, trained, tmp_path):
+    import yaml
+
+    copy = copy_run(trained, tmp_path)
+    config = yaml.safe_load((copy / "config.yaml").read_text())
+    assert config["model"]["params"].pop("dropout") == 0.0  # GPT2Params' default
+    config["trainer"].pop("deterministic", None)
+    (copy / "config.yaml").write_text(yaml.safe_dump(config))
+
+    code, out, _ = repro("diff", "base", str(copy))
+
+    assert (code, out.strip()) == (0, "no differences")
+
+
 def test_show_prints_the_manifest_in_sections_and_json_as_it_is(repro, trained):
     code, out, _ = repro("show", "base")
     _, raw, _ = repro("show", "base", "--json")
@@ -210,3 +224,18 @@ def test_the_rerun_stops_after_n_steps_with_the_learning_rates_of_the_run(traine
     assert rerun_config.trainer.max_tokens == 3 * 128 and rerun_config.trainer.max_time is None
     assert rates(rerun_config) == rates(run_config) and len(set(rates(run_config))) == 3
     assert rerun_config.loggers == [] and rerun_config.run.name == "again"
+
+
+def test_a_compiled_run_gets_a_warning_that_its_kernels_may_not_repeat(trained):
+    from codex_core.config import load_config
+    from codex_core.runs import RunDir
+    from codex_models.repro.preflight import preflight
+
+    run = RunDir(trained.base)
+    config = load_config(run.config_path, ["trainer.compile=true"]).config
+
+    found = preflight(run, run.read_manifest(), config, steps=3)
+
+    assert any(w.startswith("trainer.compile: torch.compile's kernels") for w in found.warnings)
+    assert not any("compile" in w for w in preflight(run, run.read_manifest(), load_config(run.config_path).config,
+                                                      steps=3).warnings)

@@ -66,7 +66,9 @@ def diff_runs(a: RunDir, b: RunDir) -> list[dict[str, Any]]:
 
 
 def config_tree(run: RunDir) -> dict[str, Any]:
-    """The run's resolved ``config.yaml`` ({} when it has none)."""
+    """The run's resolved ``config.yaml`` with every default filled in, the components'
+    params included (so a param left at its default and one set to that default are the
+    same); as written when it no longer validates; {} when there is none."""
     import yaml
 
     from codex_core.errors import RunDirError
@@ -77,7 +79,31 @@ def config_tree(run: RunDir) -> dict[str, Any]:
         tree = yaml.safe_load(run.config_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RunDirError(f"{run.config_path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return tree if isinstance(tree, dict) else {}
+    return _with_defaults(run) or (tree if isinstance(tree, dict) else {})
+
+
+def _with_defaults(run: RunDir) -> dict[str, Any] | None:
+    from codex_core.config import load_config
+    from codex_core.errors import CodexError
+    from codex_core.plugins import get_plugin_manager
+
+    try:
+        config = load_config(run.config_path).config
+    except CodexError:
+        return None
+    tree = config.to_dict()
+    registry = get_plugin_manager().registry
+    for kind, key, ref in config.component_refs():
+        try:
+            params = registry.get(kind, ref.name).validate_params(ref.params)
+        except CodexError:  # not installed here, or its params no longer validate: as written
+            continue
+        node: Any = tree
+        for part in key.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if params is not None:
+            node["params"] = params.model_dump(mode="json")
+    return tree
 
 
 def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[dict[str, Any]]:

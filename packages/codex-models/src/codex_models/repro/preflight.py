@@ -40,6 +40,9 @@ def preflight(run: RunDir, manifest: Mapping[str, Any], config: RunConfig, steps
     found.reasons += device_reasons(manifest)
     found.reasons += schedule_reasons(config, steps)
     found.warnings += machine_warnings(run, manifest)
+    if config.trainer.compile:
+        found.warnings.append("trainer.compile: torch.compile's kernels are not bit for bit repeatable, so a "
+                              "compiled run may differ from its re-run in the last digits")
     return found
 
 
