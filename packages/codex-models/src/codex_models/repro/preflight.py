@@ -87,11 +87,8 @@ def current_sources(config: RunConfig) -> list[dict[str, str]]:
     from codex_core.context import BuildContext
     from codex_core.plugins import get_plugin_manager
     from codex_core.runs import cache_root
+    from codex_data import dataset_sources
 
-    try:
-        from codex_data import dataset_sources
-    except ImportError:  # an older codex-data exports it from its module only
-        from codex_data.prepare import dataset_sources
     context = BuildContext(registry=get_plugin_manager().registry, cache_dir=cache_root(), seed=config.run.seed)
     dataset = context.build("dataset", config.data)
     return list(dataset_sources(config.data.name, dataset))
