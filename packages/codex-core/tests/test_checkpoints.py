@@ -94,7 +94,7 @@ def test_an_unreadable_marker_is_a_clear_error(tmp_path: Path) -> None:
     info = save(tmp_path, 1)
     (info.path / MARKER).write_text("{not json")
 
-    with pytest.raises(CheckpointError, match=rf"step-00000001: {MARKER} is unreadable"):
+    with pytest.raises(CheckpointError, match=rf"step-00000001 is corrupted: {MARKER} is unreadable"):
         read_checkpoint(info.path, verify=False)
 
 

@@ -89,7 +89,7 @@ def test_a_trained_component_is_cached_by_its_params_and_data(codex_installed_re
     params = {"vocab_size": 280, "dataset": "text", "dataset_params": {"paths": [str(tmp_path / "data")]}}
 
     first = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
-    cached = sorted((tmp_path / "cache" / "tokenizers").iterdir())
+    cached = sorted((tmp_path / "cache" / "tokenizers").glob("*.json"))
     again = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
     (tmp_path / "data" / "a.txt").write_text("while True:\n    break\n" * 40)
     changed = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
@@ -97,7 +97,7 @@ def test_a_trained_component_is_cached_by_its_params_and_data(codex_installed_re
     assert len(cached) == 1
     assert again.fingerprint() == first.fingerprint()
     assert changed.fingerprint() != first.fingerprint()
-    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2
+    assert len(list((tmp_path / "cache" / "tokenizers").glob("*.json"))) == 2
 
 
 def test_a_component_trained_on_files_is_cached_by_each_files_sha256(codex_installed_registry, tmp_path):
@@ -113,7 +113,7 @@ def test_a_component_trained_on_files_is_cached_by_each_files_sha256(codex_insta
     changed = codex_installed_registry.build("tokenizer", "bpe", params, context=context)
 
     assert again.fingerprint() == first.fingerprint() != changed.fingerprint()
-    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2
+    assert len(list((tmp_path / "cache" / "tokenizers").glob("*.json"))) == 2
 
 
 def test_a_trained_component_needs_exactly_one_source(codex_installed_registry):

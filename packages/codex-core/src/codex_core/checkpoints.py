@@ -10,12 +10,15 @@ holds at least::
      "files": {"model.safetensors": "<sha256>", ...}}
 
 (``files`` is the sha256 of every other file of the checkpoint), plus whatever else the
-engine records (data position, config hash, world size, ...). Listing reads only the
-markers; verifying also hashes every file. Pure Python: no torch.
+engine records (data position, config hash, world size, ...), and ``marker_sha256``, the
+sha256 of the marker's own other fields (:func:`seal_marker`), so a changed byte in the
+marker is found too (markers written before it have none and are read as they are).
+Listing reads only the markers; verifying also hashes every file. Pure Python: no torch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Iterable
@@ -27,7 +30,7 @@ from codex_core.errors import CodexError
 from codex_core.fsutil import sha256_file
 
 __all__ = ["MARKER", "PREFIX", "CheckpointError", "CheckpointInfo", "best_checkpoints", "latest_checkpoint",
-           "list_checkpoints", "read_checkpoint"]
+           "list_checkpoints", "read_checkpoint", "seal_marker"]
 
 log = logging.getLogger("codex.checkpoints")
 
@@ -36,6 +39,21 @@ MARKER = "checkpoint.json"
 
 PREFIX = "step-"
 """Checkpoint directory names start with it: ``step-00000100``."""
+
+
+SEAL = "marker_sha256"
+"""The marker's field holding the sha256 of its other fields."""
+
+
+def _marker_digest(marker: dict[str, Any]) -> str:
+    fields = {k: v for k, v in marker.items() if k != SEAL}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def seal_marker(marker: dict[str, Any]) -> dict[str, Any]:
+    """``marker`` with its ``marker_sha256`` (JSON-ready values only: it is checked after a
+    round trip through JSON)."""
+    return {**{k: v for k, v in marker.items() if k != SEAL}, SEAL: _marker_digest(marker)}
 
 
 class CheckpointError(CodexError):
@@ -75,7 +93,9 @@ def read_checkpoint(path: str | Path, *, verify: bool = True) -> CheckpointInfo:
         int(meta["step"])
         files = dict(meta["files"]) if verify or "files" in meta else {}
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint {path}: {MARKER} is unreadable ({exc})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupted: {MARKER} is unreadable ({exc})") from None
+    if SEAL in meta and meta[SEAL] != _marker_digest(meta):
+        raise CheckpointError(f"checkpoint {path} is corrupted: {MARKER} does not match its own sha256")
     if verify:
         for name, digest in files.items():
             file = path / name

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from codex_core.errors import CodexError
+from codex_core.faults import failpoint
 from codex_core.fsutil import atomic_dir, atomic_write_json, sha256_file
 from codex_core.protocols import Document
 from codex_data.cache_manifest import (
@@ -84,6 +85,7 @@ class _ShardWriter:
         name = Path(self._handle.name).name
         self.shards.append(ShardInfo(name, self._count, self._digest.hexdigest()))
         self._handle, self._digest, self._count = None, hashlib.sha256(), 0
+        failpoint("token-cache-shard")
 
     def finish(self) -> SplitInfo:
         self._close()

@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_core.fsutil import sha256_file
+from codex_core.fsutil import FileLock, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.context import BuildContext
     from codex_tokenizers.adapter import CodexTokenizer
     from codex_tokenizers.params import TokenizerFileParams, TrainedTokenizerParams
+
+log = logging.getLogger("codex.tokenizers")
 
 
 def tokenizer_json(params: TokenizerFileParams) -> CodexTokenizer:
@@ -27,7 +30,9 @@ def tokenizer_json(params: TokenizerFileParams) -> CodexTokenizer:
 
 def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -> CodexTokenizer:
     """Train on first use; later builds load the cached file, keyed by a hash of the params
-    and of the training data (the dataset's fingerprint, or each file's sha256)."""
+    and of the training data (the dataset's fingerprint, or each file's sha256). Processes
+    that need the same tokenizer at once take turns through a lock file next to it: the
+    second waits, then loads what the first trained."""
     from codex_tokenizers.engine import load
     from codex_tokenizers.training import expand_inputs, train
 
@@ -45,10 +50,17 @@ def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -
     described = {"kind": kind, "params": params.model_dump(exclude={"backend"}), "data": data}
     key = hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
     cache = context.cache_dir / "tokenizers" / f"{kind}-{key[:20]}.json"
-    if not cache.exists():
-        train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
-              special_tokens=params.special_tokens, inputs=[str(f) for f in files], texts=texts,
-              output=cache, template=params.template)
+    if cache.exists():
+        return load(cache, params.backend)
+
+    def waiting(holder: str) -> None:
+        log.info("tokenizer cache %s: waiting for %s, which is training it", cache, holder)
+
+    with FileLock(cache.with_name(f".{cache.name}.lock"), what="tokenizer cache", wait=waiting):
+        if not cache.exists():  # not trained by the process this one waited for
+            train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
+                  special_tokens=params.special_tokens, inputs=[str(f) for f in files], texts=texts,
+                  output=cache, template=params.template)
     return load(cache, params.backend)
 
 

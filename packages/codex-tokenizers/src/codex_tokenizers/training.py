@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codex_core.errors import CodexError
+from codex_core.faults import failpoint
 from codex_core.fsutil import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,6 +170,7 @@ def train(
     add_template(tok, kind, specials, template)
     text = tok.to_str()
     if output is not None:
+        failpoint("tokenizer-cache")
         atomic_write(output, text)
     return CodexTokenizer(tok, backend="rust", json_text=text, source=Path(output) if output else None)
 

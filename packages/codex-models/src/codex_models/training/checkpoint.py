@@ -38,8 +38,10 @@ from codex_core.checkpoints import (
     best_checkpoints,
     latest_checkpoint,
     list_checkpoints,
+    seal_marker,
 )
 from codex_core.checkpoints import read_checkpoint as read_info
+from codex_core.faults import failpoint
 from codex_core.fsutil import atomic_dir, remove_temporaries, sha256_file
 
 __all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "CheckpointError", "CheckpointInfo",
@@ -116,12 +118,22 @@ def save_checkpoint(
     final = checkpoints_dir / checkpoint_name(step)
     with atomic_dir(final, replace=True) as tmp:
         write_model(tmp)
+        for _ in _files(tmp):  # the model directory's files, in the order they were written
+            failpoint("checkpoint-file")
         torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+        failpoint("checkpoint-file")
         (tmp / RNG_STATE).write_text(json.dumps(rng_json))
-        files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        marker = {"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files}
+        failpoint("checkpoint-file")
+        files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(_files(tmp))}
+        marker = seal_marker({"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files})
         (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))  # the marker last
+        failpoint("checkpoint-marker")
+    failpoint("checkpoint-commit")
     return CheckpointInfo(final, marker)
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: (p.stat().st_mtime_ns, p))
 
 
 # -- reading ------------------------------------------------------------------------------

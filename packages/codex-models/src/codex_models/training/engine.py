@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
 from codex_core.events import TrainState
+from codex_core.faults import failpoint
 from codex_models.training import checkpoint as ckpt
 from codex_models.training.data import IGNORE_INDEX, MicroBatch
 from codex_models.training.eval_tasks import TaskEvaluator
@@ -88,10 +89,10 @@ class Trainer:
         self.context = BuildContext(registry=manager.registry, run_dir=self.run.path, cache_dir=cache_root(),
                                     seed=self.config.run.seed, rank=self.dist.rank,
                                     world_size=self.dist.world_size, device=str(self.device))
-        # Rank 0 builds what is cached (a trained tokenizer, the token cache) first.
-        self.tokenizer = self._rank0_first(lambda: self.context.build("tokenizer", self.config.tokenizer))
+        # Rank 0 builds what is cached (a trained tokenizer, the token cache) first; its error is raised on every rank.
+        self.tokenizer = self.dist.main_first(lambda: self.context.build("tokenizer", self.config.tokenizer))
         self.context.tokenizer = self.tokenizer
-        self.data = self._rank0_first(self._build_data)
+        self.data = self.dist.main_first(self._build_data)
 
         seed_everything(self.config.run.seed)  # the model's init does not depend on the data pass
         model = self.context.build("model", self.config.model)
@@ -114,9 +115,6 @@ class Trainer:
         torch.manual_seed(self.config.run.seed + self.dist.rank)
         if self.resume_from is not None:
             self.load_checkpoint(Path(self.resume_from))
-
-    def _rank0_first(self, build: Any) -> Any:
-        return self.dist.main_first(build)  # rank 0's error is raised on every rank
 
     def _build_data(self) -> Any:
         from codex_data import open_pipeline
@@ -186,6 +184,7 @@ class Trainer:
                     # DDP/FSDP average gradients over ranks; scale up so the mean is the sum.
                     self.scaler.scale(loss * dist.world_size).backward()
                 loss_sum += float(loss.detach())
+            failpoint("step")
             self.scaler.unscale_(self.optimizer)
             # Without clipping the norm is only needed for the log: skip the pass over the grads otherwise.
             logging_step = (state.step + 1) % cfg.log_every == 0
@@ -268,6 +267,7 @@ class Trainer:
                 targets = mb.targets.to(self.device)
                 loss_sum += float(cross_entropy_sum(logits, targets))
                 count += mb.n_targets
+                failpoint("eval")
                 if self.eval_metrics:
                     keep = targets != IGNORE_INDEX
                     predicted, expected = logits.argmax(-1)[keep].tolist(), targets[keep].tolist()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
+from codex_core.faults import failpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
@@ -61,6 +62,7 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
         status, started = "failed", time.time()
         try:
             _mark(run, dist, "running")
+            failpoint("startup")
             trainer.setup()
             if dist.is_main:
                 _record_setup(run, trainer)
