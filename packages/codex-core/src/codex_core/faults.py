@@ -21,7 +21,7 @@ import sys
 
 from codex_core.errors import ConfigError
 
-__all__ = ["ENV", "POINTS", "failpoint", "parse_failpoints"]
+__all__ = ["ENV", "POINTS", "check_failpoints", "failpoint", "parse_failpoints"]
 
 ENV = "CODEX_FAILPOINT"
 
@@ -53,6 +53,12 @@ def parse_failpoints(value: str) -> dict[str, int]:
             raise ConfigError(f"{ENV} item {item!r} needs a count of at least 1", hint=f"write it as {name}:N")
         plan[name] = int(count)
     return plan
+
+
+def check_failpoints() -> None:
+    """Raise the :class:`ConfigError` of a malformed ``CODEX_FAILPOINT`` now (a process
+    checks it as it starts, so a misspelt point is an error rather than never reached)."""
+    parse_failpoints(os.environ.get(ENV, ""))
 
 
 def failpoint(name: str) -> None:
