@@ -306,3 +306,107 @@ def test_ensure_rebuilds_a_damaged_cache(tmp_path: Path) -> None:
     (tmp_path / "c" / "train-00000.bin").unlink()
 
     assert ensure(tmp_path / "c").built
+
+
+# -- damage: every file of a cache, truncated, with a byte flipped, deleted --------------------
+def damage(path: Path, how: str) -> None:
+    """Truncate ``path`` to half, flip one bit of its middle byte (same size: only a hash can
+    tell), delete it, or (``edit``, for the manifest) change a value and keep valid JSON."""
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    elif how == "flip":
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    elif how == "delete":
+        path.unlink()
+    else:
+        manifest = json.loads(data)
+        manifest["counts"]["empty"] += 1
+        path.write_text(json.dumps(manifest))
+
+
+DAMAGE = [(file, how) for file in ("train-00000.bin", "val-00000.bin", "manifest.json")
+          for how in ("truncate", "flip", "delete")] + [("manifest.json", "edit")]
+
+
+def content(cache: Path) -> dict[str, Any]:
+    """What a cache holds, without its provenance (``created_at``) and the manifest's seal."""
+    manifest = json.loads((cache / "manifest.json").read_text())
+    shards = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(cache.glob("*.bin"))}
+    return {"shards": shards, "manifest": {k: v for k, v in manifest.items()
+                                           if k not in ("created_at", "manifest_sha256")}}
+
+
+@pytest.mark.parametrize(("file", "how"), DAMAGE)
+def test_a_damaged_file_is_named_when_verifying(tmp_path: Path, file: str, how: str) -> None:
+    from codex_data.token_cache import CorruptCacheError
+
+    build(tmp_path / "c")
+    damage(tmp_path / "c" / file, how)
+
+    with pytest.raises(CorruptCacheError, match=re.escape(file)):
+        load_cache(tmp_path / "c", verify=True)
+
+
+@pytest.mark.parametrize(("file", "how"), DAMAGE)
+def test_ensure_rebuilds_a_damaged_cache_naming_the_file(tmp_path: Path, caplog: Any, file: str,
+                                                        how: str) -> None:
+    ensure(tmp_path / "fresh")
+    ensure(tmp_path / "c")
+    damage(tmp_path / "c" / file, how)
+    caplog.set_level(logging.INFO, logger="codex")
+
+    cache = ensure(tmp_path / "c")
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert cache.built and len(warnings) == 1 and file in warnings[0] and "rebuilding" in warnings[0]
+    assert content(tmp_path / "c") == content(tmp_path / "fresh")
+    load_cache(tmp_path / "c", verify=True)
+
+
+@pytest.mark.parametrize("split", ["train", "val"])
+def test_a_shard_is_hashed_before_it_is_first_read(tmp_path: Path, split: str) -> None:
+    # Loading checks sizes only; the flipped byte is found when the split is first mapped.
+    from codex_data.token_cache import CorruptCacheError
+
+    build(tmp_path / "c")
+    cache = load_cache(tmp_path / "c")
+    damage(tmp_path / "c" / f"{split}-00000.bin", "flip")
+
+    with pytest.raises(CorruptCacheError, match=re.escape(f"{split}-00000.bin is corrupt")) as raised:
+        cache.split(split)
+    assert "codex data prepare" in (raised.value.hint or "")
+    assert len(cache.split("test")) == cache.tokens("test")  # the intact split still reads
+
+
+def test_a_shard_is_hashed_once(tmp_path: Path) -> None:
+    build(tmp_path / "c")
+    cache = load_cache(tmp_path / "c")
+    first = cache.split("train")
+    damage(tmp_path / "c" / "val-00000.bin", "flip")
+
+    assert "train-00000.bin" in cache.verified and cache.split("train") is first
+    assert not load_cache(tmp_path / "c", verify=False).verified
+    assert load_cache(tmp_path / "c", verify=False).split("train").tolist() == first.tolist()
+
+
+def test_ensure_hashes_on_reuse_and_a_fresh_build_counts_as_verified(tmp_path: Path) -> None:
+    built = ensure(tmp_path / "c")
+    reused = ensure(tmp_path / "c")
+    damage(tmp_path / "c" / "val-00000.bin", "flip")
+    lazy = ensure_cache(documents(), ByteTokenizer(), tmp_path / "c", **inputs(), verify=False)
+
+    every = {f"{s}-00000.bin" for s in ("train", "val", "test")}
+    assert built.built and built.verified == every
+    assert not reused.built and reused.verified == every
+    assert not lazy.built and not lazy.verified  # verify=False: hashed when split() maps them
+
+
+def test_a_manifest_written_before_the_seal_still_loads(tmp_path: Path) -> None:
+    build(tmp_path / "c")
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    del manifest["manifest_sha256"]
+    (tmp_path / "c" / "manifest.json").write_text(json.dumps(manifest))
+
+    assert load_cache(tmp_path / "c", verify=True).manifest.counts["documents_seen"] == len(TEXTS)

@@ -20,6 +20,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SHARD_TOKENS = 64 * 2**20
 KEY_FIELDS = ("sources", "tokenizer_fingerprint", "filter_fingerprint", "split_ratios", "seed")
+SEAL = "manifest_sha256"
+"""The manifest's field holding the sha256 of its other fields (:func:`seal`)."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +73,30 @@ class CacheManifest:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CacheManifest:
-        data = dict(data)
+        data = {k: v for k, v in data.items() if k != SEAL}
         data["splits"] = {
             name: SplitInfo(int(s["documents"]), int(s["tokens"]), [ShardInfo(**sh) for sh in s["shards"]])
             for name, s in data["splits"].items()
         }
         return cls(**data)
+
+
+def _digest(fields: Mapping[str, Any]) -> str:
+    canonical = json.dumps({k: v for k, v in fields.items() if k != SEAL}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def seal(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` (a manifest as JSON-ready values) with its ``manifest_sha256``: the sha256 of
+    the other fields as canonical JSON, so a changed byte anywhere in ``manifest.json`` is
+    found, not only in the shards it lists."""
+    return {**{k: v for k, v in fields.items() if k != SEAL}, SEAL: _digest(fields)}
+
+
+def seal_matches(fields: Mapping[str, Any]) -> bool:
+    """False when ``fields`` carries a ``manifest_sha256`` that is not its own (a manifest
+    written before the seal existed has none and matches)."""
+    return SEAL not in fields or fields[SEAL] == _digest(fields)
 
 
 def cache_key(*, sources: Iterable[Mapping[str, str]], tokenizer_fingerprint: str,

@@ -67,10 +67,11 @@ def prepare(
     seed: int,
     policy: Policy | None,
     progress: bool = False,
-    verify: bool = False,
+    verify: bool = True,
 ) -> TokenCache:
     """Build (or reuse) the token cache of ``dataset`` at ``out_dir``. ``policy=None``
-    turns the safety filters off (recorded as filter fingerprint ``"none"``)."""
+    turns the safety filters off (recorded as filter fingerprint ``"none"``); ``verify``:
+    a cache is reused only when every shard hashes as recorded (see ``ensure_cache``)."""
     safety = SafetyFilter(policy) if policy is not None else None
     documents = safety(dataset) if safety is not None else iter(dataset)
     return ensure_cache(

@@ -10,8 +10,11 @@ The format is a contract (``docs/token-cache.md``)::
 
 ``build_cache`` writes into a temporary sibling folder and renames it into place
 (``codex_core.fsutil.atomic_dir``);
-``load_cache`` checks the manifest (and, with ``verify=True``, every shard's sha256);
-``ensure_cache`` reuses a cache whose manifest matches the inputs and rebuilds otherwise.
+``load_cache`` checks the manifest (its own sha256 and every shard's size; with
+``verify=True`` every shard's sha256 too); ``TokenCache.split`` hashes each shard the first
+time it maps it, unless it was verified already, so a changed byte is never trained on;
+``ensure_cache`` reuses a cache whose manifest matches the inputs and whose shards all hash
+as recorded, and rebuilds otherwise (a damaged one with a warning naming the file).
 """
 
 from __future__ import annotations
@@ -44,11 +47,21 @@ from codex_data.cache_manifest import (
     ShardInfo,
     SplitInfo,
     cache_key,
+    seal,
+    seal_matches,
     token_dtype,
 )
 from codex_data.split import SPLITS, SplitAssigner
 
 log = logging.getLogger("codex.data")
+
+REBUILD = "delete the folder or rebuild the cache (codex data prepare)"
+
+
+class CorruptCacheError(CodexError):
+    """A token cache is there but damaged: its manifest is unreadable or not its own sha256,
+    or a shard is missing, of the wrong size or of the wrong sha256 (the message names the file)."""
+
 
 class _ShardWriter:
     """Appends token arrays to ``<split>-NNNNN.bin`` files of at most ``limit`` tokens."""
@@ -174,7 +187,7 @@ def build_cache(
             splits=splits, codex_core_version=core_version,
             created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         )
-        atomic_write_json(tmp / MANIFEST, manifest.to_dict())
+        atomic_write_json(tmp / MANIFEST, seal(manifest.to_dict()))
     log.info("token cache %s: %s", out_dir, ", ".join(
         f"{n} {s.documents} docs / {s.tokens} tokens" for n, s in splits.items()))
     return manifest
@@ -230,22 +243,43 @@ class ConcatArray:
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
+def _check_shard(directory: Path, shard: ShardInfo, itemsize: int, *, hash_it: bool) -> None:
+    """:class:`CorruptCacheError` naming the shard when it is missing, of the wrong size or
+    (``hash_it``) of another sha256 than the manifest records."""
+    path = directory / shard.file
+    size = path.stat().st_size if path.exists() else None
+    if size != shard.tokens * itemsize:
+        raise CorruptCacheError(f"token cache shard {path} is missing or has the wrong size "
+                                f"({size} bytes, expected {shard.tokens * itemsize})", hint=REBUILD)
+    if hash_it and sha256_file(path) != shard.sha256:
+        raise CorruptCacheError(f"token cache shard {path} is corrupt (sha256 mismatch)", hint=REBUILD)
+
+
 @dataclass
 class TokenCache:
     """A loaded token cache. ``split(name)`` is that split's token stream: an ``np.memmap``
-    (one shard), a :class:`ConcatArray` over memmaps (several) or an empty array (none)."""
+    (one shard), a :class:`ConcatArray` over memmaps (several) or an empty array (none).
+    Each shard is hashed the first time it is mapped unless it is in ``verified`` (the
+    shards :func:`load_cache` hashed, or a fresh build wrote)."""
 
     path: Path
     manifest: CacheManifest
     built: bool = False
+    verified: set[str] = field(default_factory=set, repr=False)
     _arrays: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def split(self, name: str) -> Any:
+        """The split's tokens; :class:`CorruptCacheError` naming a shard that does not hash
+        as the manifest says (checked once, before it is first read)."""
         if name not in self.manifest.splits:
             raise CodexError(f"token cache {self.path} has no split {name!r}",
                              hint=f"choose one of {sorted(self.manifest.splits)}")
         if name not in self._arrays:
             info, dtype = self.manifest.splits[name], np.dtype(self.manifest.dtype).newbyteorder("<")
+            for shard in info.shards:
+                if shard.file not in self.verified:
+                    _check_shard(self.path, shard, dtype.itemsize, hash_it=True)
+                    self.verified.add(shard.file)
             maps = [np.memmap(self.path / s.file, dtype=dtype, mode="r") for s in info.shards]
             self._arrays[name] = (np.zeros(0, dtype) if not maps else maps[0] if len(maps) == 1
                                   else ConcatArray(maps))
@@ -258,27 +292,34 @@ class TokenCache:
 def load_cache(directory: str | Path, expect: Mapping[str, Any] | None = None, *,
                verify: bool = False) -> TokenCache:
     """Open the token cache at ``directory``. Raises :class:`CodexError` when it is missing,
-    of another format version, built from other inputs than ``expect`` (a dict from
-    :func:`cache_key`, or a subset of it), or a shard is missing, of the wrong size or
-    (with ``verify=True``) of the wrong sha256."""
+    of another format version or built from other inputs than ``expect`` (a dict from
+    :func:`cache_key`, or a subset of it), and :class:`CorruptCacheError` when it is damaged:
+    the manifest unreadable or not matching its own sha256, a shard missing, of the wrong
+    size or (with ``verify=True``) of the wrong sha256. Shards not hashed here are hashed by
+    :meth:`TokenCache.split` when first mapped."""
     directory = Path(directory)
-    rebuild = "delete the folder or rebuild the cache (codex data prepare)"
     try:
         raw = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CodexError(f"{directory} is not a token cache (no {MANIFEST})", hint=rebuild) from None
-    except ValueError as exc:
-        raise CodexError(f"token cache manifest {directory / MANIFEST} is not valid JSON: {exc}",
-                         hint=rebuild) from None
+        if directory.is_dir() and any(directory.iterdir()):  # caches are renamed into place whole
+            raise CorruptCacheError(f"token cache {directory} has no {MANIFEST} (damaged or not a cache)",
+                                    hint=REBUILD) from None
+        raise CodexError(f"{directory} is not a token cache (no {MANIFEST})", hint=REBUILD) from None
+    except ValueError as exc:  # a UnicodeDecodeError too
+        raise CorruptCacheError(f"token cache manifest {directory / MANIFEST} is not valid JSON: {exc}",
+                                hint=REBUILD) from None
+    if not isinstance(raw, dict) or not seal_matches(raw):
+        raise CorruptCacheError(f"token cache manifest {directory / MANIFEST} is corrupt (it does not match "
+                                "its own sha256)", hint=REBUILD)
     if raw.get("format") != FORMAT or raw.get("format_version") != FORMAT_VERSION:
         raise CodexError(f"token cache {directory} has format {raw.get('format')!r} version "
                          f"{raw.get('format_version')!r}; this codex-data reads {FORMAT!r} "
-                         f"version {FORMAT_VERSION}", hint=rebuild)
+                         f"version {FORMAT_VERSION}", hint=REBUILD)
     try:
         manifest = CacheManifest.from_dict(raw)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CodexError(f"token cache manifest {directory / MANIFEST} is malformed: {exc}",
-                         hint=rebuild) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptCacheError(f"token cache manifest {directory / MANIFEST} is malformed: {exc}",
+                                hint=REBUILD) from None
     if expect:
         unknown = set(expect) - set(KEY_FIELDS)
         if unknown:
@@ -287,18 +328,12 @@ def load_cache(directory: str | Path, expect: Mapping[str, Any] | None = None, *
         differ = [name for name in expect if have[name] != expect[name]]
         if differ:
             raise CodexError(f"token cache {directory} was built from other inputs: "
-                             f"{', '.join(differ)} differ", hint=rebuild)
+                             f"{', '.join(differ)} differ", hint=REBUILD)
     itemsize = np.dtype(manifest.dtype).itemsize
-    for info in manifest.splits.values():
-        for shard in info.shards:
-            path = directory / shard.file
-            size = path.stat().st_size if path.exists() else None
-            if size != shard.tokens * itemsize:
-                raise CodexError(f"token cache shard {path} is missing or has the wrong size "
-                                 f"({size} bytes, expected {shard.tokens * itemsize})", hint=rebuild)
-            if verify and sha256_file(path) != shard.sha256:
-                raise CodexError(f"token cache shard {path} is corrupt (sha256 mismatch)", hint=rebuild)
-    return TokenCache(directory, manifest)
+    shards = [shard for info in manifest.splits.values() for shard in info.shards]
+    for shard in shards:
+        _check_shard(directory, shard, itemsize, hash_it=verify)
+    return TokenCache(directory, manifest, verified={s.file for s in shards} if verify else set())
 
 
 def ensure_cache(
@@ -314,10 +349,14 @@ def ensure_cache(
     batch_size: int = 256,
     shard_tokens: int = SHARD_TOKENS,
     progress: bool = False,
-    verify: bool = False,
+    verify: bool = True,
 ) -> TokenCache:
-    """The cache at ``out_dir`` when its manifest matches these inputs (``documents`` is
-    then not read), else a freshly built one (``TokenCache.built`` is True).
+    """The cache at ``out_dir`` when its manifest matches these inputs and (``verify``) every
+    shard hashes as the manifest records (``documents`` is then not read), else a freshly
+    built one (``TokenCache.built`` is True). A damaged cache (:class:`CorruptCacheError`) is
+    rebuilt with a warning naming the file, so a run never trains on bad data; with
+    ``verify=False`` only sizes are checked here and ``split`` hashes each shard when it
+    first maps it (a bad one is then an error naming it).
 
     Build on one process (rank 0) and load on the others after a barrier. Processes that
     are not one run's ranks (two runs started at once) take turns through a lock file next
@@ -334,6 +373,8 @@ def ensure_cache(
     with FileLock(out_dir.with_name(f".{out_dir.name}.lock"), what="token cache", wait=waiting):
         try:
             cache = load_cache(out_dir, expect, verify=verify)
+        except CorruptCacheError as exc:
+            log.warning("token cache %s is damaged, rebuilding it: %s", out_dir, exc.message)
         except CodexError as exc:
             log.info("token cache %s: building (%s)", out_dir, exc.message)
         else:
@@ -344,4 +385,5 @@ def ensure_cache(
                     batch_size=batch_size, shard_tokens=shard_tokens, progress=progress)
         cache = load_cache(out_dir, expect)
     cache.built = True
+    cache.verified = {s.file for info in cache.manifest.splits.values() for s in info.shards}  # hashed as written
     return cache
