@@ -58,6 +58,7 @@ def _trained(kind: str, params: TrainedTokenizerParams, context: BuildContext) -
 
     with FileLock(cache.with_name(f".{cache.name}.lock"), what="tokenizer cache", wait=waiting):
         if not cache.exists():  # not trained by the process this one waited for
+            log.info("tokenizer cache %s: training %s (vocab_size %d)", cache, kind, params.vocab_size)
             train(kind, vocab_size=params.vocab_size, min_frequency=params.min_frequency,
                   special_tokens=params.special_tokens, inputs=[str(f) for f in files], texts=texts,
                   output=cache, template=params.template)

@@ -174,14 +174,19 @@ def _decide(config: RunConfig, *, resume: str | None, run_dir: str | None) -> tu
         root = runs_root(config.run.runs_dir)
         path = root / new_run_name(root)
     run = RunDir(path)
+    if run.is_locked():  # checked first: a second process on a run fails at once, naming the first
+        from codex_core.fsutil import FileLock
+
+        held = FileLock(run.path / ".lock").holder()
+        raise CodexError(f"run directory {path} is in use by another process: pid {held.get('pid', '?')} on "
+                         f"{held.get('host', '?')} (since {held.get('since', '?')})",
+                         hint="wait for it to finish, or choose another run.name")
     if resume is None:
         if path.exists() and any(path.iterdir()):
             raise CodexError(f"run directory {path} already exists",
                              hint="resume it with --resume auto, choose another run.name, or remove it "
                                   "(codex runs rm)")
         return str(path), None
-    if run.is_locked():
-        raise CodexError(f"run directory {path} is in use by another process", hint="wait for it to finish")
     if resume == "auto":
         info = ckpt.latest_checkpoint(run.checkpoints_dir)
         if info is None:
