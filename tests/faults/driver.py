@@ -161,6 +161,9 @@ def run_faults(root: Path, *, kills: int = 20, seed: int = 0, steps: int | None 
                                                        fault_jobs.final_checkpoint(straight))
     fingerprints = [json.loads((r / "manifest.json").read_text())["tokenizer"]["fingerprint"] for r in (run, straight)]
     report.tokenizer_identical = fingerprints[0] == fingerprints[1]
+    left = [p.name for folder in (run / "checkpoints", chain.home / "token-caches") for p in folder.glob(".*.tmp-*")]
+    if left:
+        report.error = f"temporaries of killed writers were left behind: {', '.join(sorted(left))}"
     return report
 
 

@@ -308,6 +308,19 @@ def test_ensure_rebuilds_a_damaged_cache(tmp_path: Path) -> None:
     assert ensure(tmp_path / "c").built
 
 
+def test_a_build_removes_what_builds_killed_midway_left(tmp_path: Path) -> None:
+    """A builder SIGKILLed while writing leaves its hidden temporary folder; the next build of
+    that cache (under the lock) removes it, and leaves other caches' temporaries alone."""
+    left = tmp_path / ".c.tmp-123-abcd"
+    other = tmp_path / ".d.tmp-123-abcd"
+    for folder in (left, other):
+        folder.mkdir()
+        (folder / "train-00000.bin").write_bytes(b"\0" * 8)
+
+    assert ensure(tmp_path / "c").built
+    assert not left.exists() and other.exists()
+
+
 # -- damage: every file of a cache, truncated, with a byte flipped, deleted --------------------
 def damage(path: Path, how: str) -> None:
     """Truncate ``path`` to half, flip one bit of its middle byte (same size: only a hash can

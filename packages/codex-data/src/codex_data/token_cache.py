@@ -35,7 +35,7 @@ import numpy as np
 
 from codex_core.errors import CodexError
 from codex_core.faults import failpoint
-from codex_core.fsutil import atomic_dir, atomic_write_json, sha256_file
+from codex_core.fsutil import atomic_dir, atomic_write_json, remove_temporaries, sha256_file
 from codex_core.protocols import Document
 from codex_data.cache_manifest import (
     FORMAT,
@@ -380,6 +380,7 @@ def ensure_cache(
         else:
             log.info("token cache %s: reused", out_dir)
             return cache
+        remove_temporaries(out_dir.parent, out_dir.name)  # what builds killed midway left (we hold the lock)
         build_cache(documents, tokenizer, out_dir, ratios=ratios, seed=seed, sources=sources,
                     filter_fingerprint=filter_fingerprint, filter_counts=filter_counts,
                     batch_size=batch_size, shard_tokens=shard_tokens, progress=progress)
