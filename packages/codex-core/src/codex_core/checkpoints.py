@@ -87,7 +87,9 @@ def read_checkpoint(path: str | Path, *, verify: bool = True) -> CheckpointInfo:
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {path} does not exist", hint="see codex runs show RUN for checkpoints")
     if not marker.is_file():
-        raise CheckpointError(f"checkpoint {path} is incomplete (no {MARKER}): it was not finished writing")
+        # codex renames a checkpoint into place only once its marker is written, so a
+        # directory under a final name without one had its marker removed (or was not made by codex).
+        raise CheckpointError(f"checkpoint {path} is incomplete or damaged: it has no {MARKER}")
     try:
         meta = json.loads(marker.read_text(encoding="utf-8"))
         int(meta["step"])
