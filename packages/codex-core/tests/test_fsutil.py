@@ -1,7 +1,9 @@
-"""File-format helpers: file hashes, fsync of a tree, and atomic directories."""
+"""File-format helpers: file hashes, fsync of a tree, atomic directories, and write failures
+reported as one line naming the file."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import subprocess
@@ -14,6 +16,7 @@ import pytest
 
 import codex_core
 from codex_core import fsutil
+from codex_core.errors import WriteError, write_error
 from codex_core.fsutil import atomic_dir, fsync_tree, remove_temporaries, sha256_file
 
 
@@ -201,3 +204,107 @@ def test_the_helpers_are_public_core_names(name: str) -> None:
     helper: Callable[..., object] = getattr(codex_core, name)
 
     assert helper is getattr(fsutil, name)
+
+
+# -- write failures -----------------------------------------------------------------------
+@pytest.mark.parametrize(("code", "reason"), [
+    (errno.ENOSPC, "no space left on device"), (errno.EDQUOT, "disk quota exceeded"),
+    (errno.EFBIG, "file size limit exceeded"), (errno.EROFS, "read-only file system"),
+    (errno.EACCES, "permission denied"), (errno.EPERM, "operation not permitted"),
+])
+def test_a_write_failure_the_location_explains_is_one_line_naming_the_file(code: int, reason: str) -> None:
+    error = write_error(OSError(code, os.strerror(code), "/data/runs/a/metrics.ndjson"))
+
+    assert isinstance(error, WriteError) and error.errno == code
+    assert error.message == f"cannot write /data/runs/a/metrics.ndjson: {reason}"
+    assert error.hint and "\n" not in str(error)
+
+
+def test_the_os_error_is_found_behind_a_library_error() -> None:
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos") from None
+    except RuntimeError as chained:  # torch.save writing through a Python file
+        behind = write_error(chained, "/runs/a/trainer_state.pt")
+    rust = ValueError("Error while serializing: I/O error: File too large (os error 27)")  # safetensors
+
+    assert behind is not None and behind.message.endswith(": no space left on device")
+    assert write_error(rust, "/runs/a/model.safetensors") is not None
+    assert write_error(rust, "/runs/a/model.safetensors").errno == errno.EFBIG  # type: ignore[union-attr]
+
+
+def test_other_failures_are_not_write_errors() -> None:
+    assert write_error(FileNotFoundError(errno.ENOENT, "No such file", "/nowhere/x")) is None
+    assert write_error(ValueError("a bug"), "/runs/a/x") is None
+    assert write_error(OSError(errno.ENOSPC, "No space left on device")) is None  # names no file
+
+
+def run_limited(code: str, limit: int) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh Python whose files may not grow past ``limit`` bytes (RLIMIT_FSIZE,
+    SIGXFSZ ignored: a write past it fails with EFBIG, as on a full disk with ENOSPC)."""
+    prelude = ("import resource, signal\n"
+               "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+               f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n")
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_atomic_write_past_the_file_size_limit_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "manifest.json"
+    target.write_text("old")
+
+    done = run_limited(f"""
+        from codex_core.errors import WriteError
+        from codex_core.fsutil import atomic_write
+        try:
+            atomic_write({str(target)!r}, "x" * 5000)
+        except WriteError as exc:
+            print(exc.message)
+    """, limit=1000)
+
+    assert done.stdout.strip() == f"cannot write {target}: file size limit exceeded", done.stderr
+    assert names(tmp_path) == ["manifest.json"] and target.read_text() == "old"
+
+
+def test_a_failed_append_is_cut_back_so_no_torn_line_stays(tmp_path: Path) -> None:
+    rows = tmp_path / "metrics.ndjson"
+    rows.write_text('{"step": 1}\n' * 75)  # 900 bytes
+
+    done = run_limited(f"""
+        from codex_core.errors import WriteError
+        from codex_core.fsutil import append_whole
+        try:
+            append_whole({str(rows)!r}, b'{{"step": 2, "pad": "' + b"x" * 300 + b'"}}\\n')
+        except WriteError as exc:
+            print(exc.message)
+    """, limit=1000)  # 100 bytes of the line would fit
+
+    assert done.stdout.strip() == f"cannot write {rows}: file size limit exceeded", done.stderr
+    assert rows.read_text() == '{"step": 1}\n' * 75
+
+
+def test_a_write_failure_in_atomic_dir_names_the_file_by_its_final_name(tmp_path: Path) -> None:
+    named, unnamed = tmp_path / "step-00000006", tmp_path / "step-00000009"
+
+    done = run_limited(f"""
+        from pathlib import Path
+        from codex_core.errors import WriteError
+        from codex_core.fsutil import atomic_dir, atomic_write, writing
+        for final in (Path({str(named)!r}), Path({str(unnamed)!r})):
+            try:
+                with atomic_dir(final) as tmp:
+                    atomic_write(tmp / "config.json", "{{}}")
+                    if final.name.endswith("6"):
+                        with writing(tmp / "weights.bin"):
+                            (tmp / "weights.bin").write_bytes(b"x" * 5000)
+                    else:  # a write error that names no file (as a file object's write)
+                        (tmp / "weights.bin").write_bytes(b"x" * 5000)
+            except WriteError as exc:
+                print(exc.message)
+    """, limit=1000)
+
+    assert done.stdout.splitlines() == [f"cannot write {named}/weights.bin: file size limit exceeded",
+                                        f"cannot write {unnamed}: file size limit exceeded"], done.stderr
+    assert names(tmp_path) == []

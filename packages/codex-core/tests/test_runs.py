@@ -14,7 +14,7 @@ import time
 import pytest
 
 import codex_core
-from codex_core.errors import RunDirError
+from codex_core.errors import RunDirError, WriteError
 from codex_core.fsutil import FileLock, atomic_write
 from codex_core.runs import RunDir, list_runs, new_run_name, resolve_run
 
@@ -109,7 +109,7 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path, monkeypa
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(WriteError, match=f"cannot write {re.escape(str(target))}: no space left on device"):
         atomic_write(target, "new")
 
     assert target.read_text() == "old"

@@ -11,13 +11,19 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LoggerFanout"]
+__all__ = ["LoggerDisabledWarning", "LoggerFanout"]
 
 log = logging.getLogger("codex")
 
 
+class LoggerDisabledWarning(RuntimeWarning):
+    """A logger failed and the fan-out disabled it. Issued besides the ``codex`` log record for
+    code that does not show codex's log; the ``codex`` command ignores it (the log line says it)."""
+
+
 class LoggerFanout:
-    """Sends every call to several loggers. A logger that raises is warned about once,
+    """Sends every call to several loggers. A logger that raises is warned about once (a
+    ``codex`` log record and a :class:`LoggerDisabledWarning`, naming the logger and the error),
     disabled, and the others go on; nothing the others logged is lost.
 
     Calls are serialised by a lock, so a background thread (e.g. a system-metrics
@@ -52,7 +58,7 @@ class LoggerFanout:
             self.disabled[name] = reason
             message = f"logger {name!r} failed in {method} ({reason}); it is disabled for the rest of the run"
             log.warning(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
+            warnings.warn(message, LoggerDisabledWarning, stacklevel=4)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._call("log_params", params)

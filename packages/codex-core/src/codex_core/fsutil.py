@@ -3,6 +3,10 @@
 * :func:`atomic_write` / :func:`atomic_write_json`: one file, replaced whole;
 * :func:`atomic_dir`: a directory written in a hidden temporary sibling and renamed into
   place, so a reader sees it complete or not at all;
+* :func:`append_whole`: a line appended whole, or not at all;
+* :func:`writing`: a write that fails because of where it goes (a full disk, a file size
+  limit, a read-only filesystem, no permission) becomes one :class:`~codex_core.errors.WriteError`
+  naming the file; every writer here reports its failures so;
 * :func:`sha256_file`, :func:`fsync_tree`, :func:`fsync_dir`: hashing and durability;
 * :class:`FileLock`: one process at a time.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -23,13 +28,42 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from codex_core.errors import RunDirError
+from codex_core.errors import RunDirError, WriteError, os_errno, write_error
+
+log = logging.getLogger("codex")
+
+
+@contextlib.contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Run the block that writes ``path``; an error whose OS error says the location is the
+    problem (no space left, the file size limit, a read-only filesystem, no permission: see
+    :data:`codex_core.errors.WRITE_ERRNOS`) is raised as a :class:`WriteError` naming ``path``
+    (or the folder above it that could not be made), with how to fix it. Anything else (a bug,
+    a missing folder) propagates as it is."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except Exception as exc:
+        found = os_errno(exc)
+        named = Path(found[1]) if found is not None and found[1] else None
+        error = write_error(exc, named if named is not None and Path(path).is_relative_to(named) else path)
+        if error is None:
+            raise
+        raise error from exc
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` atomically: a temp file in the same folder, fsync,
-    ``os.replace``, then fsync of the folder. Readers see the old file or the new one."""
+    ``os.replace``, then fsync of the folder. Readers see the old file or the new one.
+    A failure because of the location is a :class:`WriteError` naming ``path`` (see
+    :func:`writing`); the temp file is removed and the old file is left as it was."""
     path = Path(path)
+    with writing(path):
+        return _atomic_write(path, data)
+
+
+def _atomic_write(path: Path, data: str | bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -65,6 +99,30 @@ def _umask() -> int:
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def append_whole(path: str | Path, data: bytes) -> None:
+    """Append ``data`` (a line) to ``path``, created when missing, whole or not at all: when
+    a write fails midway (a full disk, the file size limit) the file is cut back to the length
+    it had, so no torn line stays for the next line to be glued to; the failure is then raised
+    as :func:`writing` does. One writer at a time (the run's lock)."""
+    path = Path(path)
+    with writing(path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            end = os.fstat(fd).st_size
+            view = memoryview(data)
+            try:
+                while view:
+                    view = view[os.write(fd, view):]
+            except OSError:
+                try:
+                    os.ftruncate(fd, end)
+                except OSError as exc:
+                    log.warning("%s may end in a partial line (cutting it back failed: %s)", path, exc)
+                raise
+        finally:
+            os.close(fd)
 
 
 def fsync_dir(directory: str | Path) -> None:
@@ -133,8 +191,9 @@ def atomic_dir(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
     path = Path(path)
     if not replace:
         _check_free(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_sibling(path, _TMP_MARK)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _fresh_sibling(path, _TMP_MARK)
     try:
         yield tmp
         fsync_tree(tmp)
@@ -145,10 +204,38 @@ def atomic_dir(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
             if os.path.isdir(path) and not os.path.islink(path):
                 path.rmdir()  # empty (checked): os.replace onto it is not portable
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        error = _write_error_in(exc, tmp, path)
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if error is None:
+            raise
+        raise error from exc
     fsync_dir(path.parent)
+
+
+def _write_error_in(exc: BaseException, tmp: Path, final: Path) -> WriteError | None:
+    """A write failure inside ``atomic_dir``'s temporary ``tmp`` as a :class:`WriteError`
+    naming the file under its final name (``final / relative path``), or ``final`` itself
+    when the error names no file (safetensors' errors do not, and it removes what it wrote).
+    None when ``exc`` is not such a failure."""
+    if not isinstance(exc, Exception):
+        return None
+    if isinstance(exc, WriteError):
+        named: str | Path | None = exc.path
+    else:
+        found = os_errno(exc)
+        if found is None:
+            return None
+        named = found[1]
+    where = final
+    if named is not None:
+        try:
+            where = final / Path(named).relative_to(tmp)
+        except ValueError:
+            if isinstance(exc, WriteError):
+                return exc  # about a file elsewhere: as it is
+            where = Path(named)
+    return write_error(exc, where)
 
 
 def remove_temporaries(parent: str | Path, name: str | None = None) -> list[Path]:
@@ -230,8 +317,9 @@ class FileLock:
         awaited."""
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with writing(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -249,9 +337,14 @@ class FileLock:
                 raise
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info).encode())
-        os.fsync(fd)
+        try:
+            with writing(self.path):
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps(info).encode())
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)  # and so the lock is released
+            raise
         self._fd = fd
         return self
 

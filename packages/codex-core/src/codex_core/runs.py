@@ -15,7 +15,10 @@ Layout of a run directory::
 
 ``metrics.ndjson`` schema version 1: each line is
 ``{"v": 1, "step": <int>, "time": <unix seconds>, "metrics": {<name>: <number>}}``.
-Lines are appended whole; a reader ignores a torn last line.
+Lines are appended whole (a failed append is cut back); a reader ignores a torn last line.
+
+Every write here that fails because of where the run is (a full disk, the file size limit, a
+read-only filesystem, no permission) is a :class:`codex_core.errors.WriteError` naming the file.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from codex_core import __version__
 from codex_core.errors import RunDirError, did_you_mean
-from codex_core.fsutil import FileLock, atomic_write, atomic_write_json
+from codex_core.fsutil import FileLock, append_whole, atomic_write, atomic_write_json, writing
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.checkpoints import CheckpointInfo
@@ -95,10 +98,12 @@ class RunDir:
                 f"run directory {run.path} already exists",
                 hint="choose another run.name, remove it (codex runs rm), or resume it",
             )
-        run.path.mkdir(parents=True, exist_ok=True)
+        with writing(run.path):
+            run.path.mkdir(parents=True, exist_ok=True)
         run.lock()
         for sub in RUN_DIRS:
-            (run.path / sub).mkdir(exist_ok=True)
+            with writing(run.path / sub):
+                (run.path / sub).mkdir(exist_ok=True)
         if config_yaml or not run.config_path.exists():
             atomic_write(run.config_path, config_yaml)
         for empty in (run.metrics_path, run.log_path):
@@ -135,7 +140,7 @@ class RunDir:
 
     # -- metrics ------------------------------------------------------------------------
     def log_metrics(self, step: int, metrics: Mapping[str, float], *, when: float | None = None) -> None:
-        """Append one row to metrics.ndjson (a single write of a whole line)."""
+        """Append one row to metrics.ndjson (a whole line, or nothing: :func:`append_whole`)."""
         row = {
             "v": METRICS_SCHEMA_VERSION,
             "step": int(step),
@@ -143,8 +148,7 @@ class RunDir:
             "metrics": {k: _json_number(v) for k, v in metrics.items()},
         }
         line = json.dumps(row, separators=(",", ":"), allow_nan=False) + "\n"
-        with open(self.metrics_path, "a", encoding="utf-8") as handle:
-            handle.write(line)
+        append_whole(self.metrics_path, line.encode("utf-8"))
 
     def read_metrics(self) -> Iterator[dict[str, Any]]:
         """Rows of metrics.ndjson; a torn or foreign last line is skipped."""

@@ -9,7 +9,10 @@ says otherwise (``MLFLOW_DISABLE_TELEMETRY``).
 All reads and writes of the store happen on one background writer thread, fed by a queue
 (:mod:`codex_telemetry.mlflow_writer`): ``log_metrics`` returns at once and consecutive metric
 calls are written together with ``log_batch``. An error on that thread is raised by the
-logger's next call (so ``LoggerFanout`` disables it); what was written before stays in the store.
+logger's next call (so ``LoggerFanout`` disables it with one warning, and training goes on);
+what was written before stays in the store. MLflow's own log record of such an error (a
+traceback, on every database error) is dropped for that thread: the error is reported once, by
+the logger's caller.
 
 Resume: the MLflow run id is kept in ``<run dir>/mlflow_run.json``; a logger built for a run
 directory that has one continues that MLflow run. ``resume(step)`` deletes the metric values
@@ -95,6 +98,24 @@ def metric_key(name: str) -> str:
     return key or "_"
 
 
+_WRITER_PREFIX = "codex-mlflow-writer-"
+
+
+class _RaisedOnWriter(logging.Filter):
+    """Drops MLflow's "SQLAlchemy database error" record (with its traceback) when it comes
+    from a writer thread: the same error is raised by the logger's next call and reported there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName.startswith(_WRITER_PREFIX)
+                    and str(record.msg).startswith("SQLAlchemy database error"))
+
+
+def _quiet_store_errors() -> None:
+    store_log = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _RaisedOnWriter) for f in store_log.filters):
+        store_log.addFilter(_RaisedOnWriter())
+
+
 def _import_mlflow() -> Any:
     """The ``mlflow`` module (usage telemetry off), or a ComponentError naming the extra."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -107,6 +128,7 @@ def _import_mlflow() -> Any:
             f"logger 'mlflow' needs mlflow-skinny, sqlalchemy and alembic ({type(exc).__name__}: {exc})",
             hint="pip install codex-telemetry[mlflow]",
         ) from exc
+    _quiet_store_errors()
     return mlflow
 
 
@@ -163,7 +185,7 @@ class MLflowLogger(Closing):
         self._rows: list[dict[str, Any]] = []  # what was logged here, for the loss plot
         self.closed = False
         self.resumed_run = False
-        self._writer = StoreWriter(f"codex-mlflow-writer-{id(self):x}", self._write_metrics)
+        self._writer = StoreWriter(f"{_WRITER_PREFIX}{id(self):x}", self._write_metrics)
         self._writer.start()
         try:
             self.run_id, self.resumed_run = self._writer.submit(

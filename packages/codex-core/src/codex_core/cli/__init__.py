@@ -33,11 +33,35 @@ def _debug(argv: Sequence[str]) -> bool:
     return "--debug" in argv or os.environ.get("CODEX_DEBUG", "") not in ("", "0")
 
 
+def _ignore_logged_warnings() -> None:
+    """Warnings that codex also logs (as ``codex: WARNING: ...``) are shown once: as the log line."""
+    import warnings
+
+    from codex_core.fanout import LoggerDisabledWarning
+
+    warnings.filterwarnings("ignore", category=LoggerDisabledWarning)
+
+
+def _write_error(exc: BaseException) -> CodexError | None:
+    """An error whose OS error says where a file goes is the problem (a full disk, a file size
+    limit, a read-only filesystem, no permission) and names the file, as one line: ``cannot
+    write PATH: no space left on device; ...`` (``cannot access`` for permissions, which reading
+    needs too). None for anything else."""
+    import errno
+
+    from codex_core.errors import os_errno, write_error
+
+    found = os_errno(exc)
+    verb = "access" if found is not None and found[0] in (errno.EACCES, errno.EPERM) else "write"
+    return write_error(exc, verb=verb)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point of ``codex``."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug(args)
     setup_logging(*_verbosity(args))  # before plugins load, so their warnings obey -q
+    _ignore_logged_warnings()
     try:
         result = cli.main(args=args, prog_name="codex", standalone_mode=False)
     except click.exceptions.Abort as exc:
@@ -67,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
+        written = _write_error(exc)
+        if written is not None:  # a write no layer named: still the user's to fix (space, permissions)
+            click.echo(f"error: {written}", err=True)
+            sys.exit(written.exit_code)
         click.echo(
             f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
             "and report it with that output)",

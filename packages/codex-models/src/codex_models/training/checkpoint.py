@@ -15,9 +15,12 @@ trainer's state:
 Everything is written into a hidden temporary directory next to the final one, fsynced,
 and renamed into place (:func:`codex_core.fsutil.atomic_dir`); a process killed while
 writing leaves a temporary directory that is ignored (and removed by the next save), never
-a half checkpoint under the final name. Nothing is unpickled: weights are safetensors, the
-rest JSON or ``weights_only`` tensors. Reading the markers (listing, verifying, the best
-by a metric) is codex-core's (:mod:`codex_core.checkpoints`), re-exported here.
+a half checkpoint under the final name. A write that fails because of where the run is (a
+full disk, the file size limit, a read-only filesystem) is a :class:`codex_core.errors.WriteError`
+naming the checkpoint's file; the checkpoints written before are left as they were.
+Nothing is unpickled: weights are safetensors, the rest JSON or ``weights_only`` tensors.
+Reading the markers (listing, verifying, the best by a metric) is codex-core's
+(:mod:`codex_core.checkpoints`), re-exported here.
 """
 
 from __future__ import annotations
@@ -41,8 +44,9 @@ from codex_core.checkpoints import (
     seal_marker,
 )
 from codex_core.checkpoints import read_checkpoint as read_info
+from codex_core.errors import WriteError
 from codex_core.faults import failpoint
-from codex_core.fsutil import atomic_dir, remove_temporaries, sha256_file
+from codex_core.fsutil import atomic_dir, remove_temporaries, sha256_file, writing
 
 __all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "CheckpointError", "CheckpointInfo",
            "best_checkpoints", "capture_rng", "checkpoint_name", "latest_checkpoint", "list_checkpoints",
@@ -109,24 +113,41 @@ def save_checkpoint(
     ``write_model(directory)`` writes the model directory files; ``trainer_state`` (tensors
     and containers) goes to ``trainer_state.pt``; ``meta`` (JSON) into ``checkpoint.json``
     together with the step, the time and the files' sha256. An existing checkpoint of the
-    same step is replaced only once the new one is complete.
+    same step is replaced only once the new one is complete. A :class:`WriteError` (no space
+    left, ...) names the file that could not be written and leaves no trace of this one.
     """
+    with writing(checkpoints_dir):
+        checkpoints_dir.mkdir(parents=True, exist_ok=True)
+    remove_temporaries(checkpoints_dir)
+    try:
+        return _save(checkpoints_dir, int(step), write_model, trainer_state, rng_json, meta)
+    except WriteError as exc:
+        raise WriteError(f"checkpoint of step {step}: {exc.message}", path=exc.path, errno=exc.errno,
+                         hint=f"{exc.hint}; the checkpoints written before are intact (--resume auto "
+                              "continues from the last)") from exc
+
+
+def _save(checkpoints_dir: Path, step: int, write_model: Callable[[Path], None], trainer_state: Mapping[str, Any],
+          rng_json: Mapping[str, Any], meta: Mapping[str, Any]) -> CheckpointInfo:
     import torch
 
-    checkpoints_dir.mkdir(parents=True, exist_ok=True)
-    remove_temporaries(checkpoints_dir)
     final = checkpoints_dir / checkpoint_name(step)
     with atomic_dir(final, replace=True) as tmp:
         write_model(tmp)
         for _ in _files(tmp):  # the model directory's files, in the order they were written
             failpoint("checkpoint-file")
-        torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+        # Errors name the file (atomic_dir gives it its final name); torch.save writes through a
+        # Python file so that its failure carries the OSError that says why.
+        with writing(tmp / TRAINER_STATE), open(tmp / TRAINER_STATE, "wb") as handle:
+            torch.save(dict(trainer_state), handle)
         failpoint("checkpoint-file")
-        (tmp / RNG_STATE).write_text(json.dumps(rng_json))
+        with writing(tmp / RNG_STATE):
+            (tmp / RNG_STATE).write_text(json.dumps(rng_json))
         failpoint("checkpoint-file")
         files = {str(p.relative_to(tmp)): sha256_file(p) for p in sorted(_files(tmp))}
-        marker = seal_marker({"format": 1, **dict(meta), "step": int(step), "time": time.time(), "files": files})
-        (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))  # the marker last
+        marker = seal_marker({"format": 1, **dict(meta), "step": step, "time": time.time(), "files": files})
+        with writing(tmp / MARKER):
+            (tmp / MARKER).write_text(json.dumps(marker, indent=1, sort_keys=True))  # the marker last
         failpoint("checkpoint-marker")
     failpoint("checkpoint-commit")
     return CheckpointInfo(final, marker)

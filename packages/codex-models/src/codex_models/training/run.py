@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,8 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
         finally:
             if bar is not None:
                 bar.close()
-            _mark(run, dist, status, trainer)
+            # status "failed": an error is on its way out; failing to record it (a full disk) must not replace it
+            _mark(run, dist, status, trainer, best_effort=status == "failed")
             trainer.cleanup()
             if handler is not None:
                 logging.getLogger("codex").removeHandler(handler)
@@ -201,7 +203,10 @@ def _decide(config: RunConfig, *, resume: str | None, run_dir: str | None) -> tu
     return str(path), str(Path(str(resume)))
 
 
-def _mark(run: RunDir, dist: Dist, status: str, trainer: Any = None) -> None:
+def _mark(run: RunDir, dist: Dist, status: str, trainer: Any = None, *, best_effort: bool = False) -> None:
+    """Record ``status`` (and, given the trainer, where it ended) in the manifest. With
+    ``best_effort`` a manifest that cannot be written (the disk that failed the run is full)
+    is a warning, so the error that ended the run is the one reported."""
     if not dist.is_main:
         return
     update: dict[str, Any] = {"status": status}
@@ -209,7 +214,12 @@ def _mark(run: RunDir, dist: Dist, status: str, trainer: Any = None) -> None:
         update.update({"final_step": trainer.state.step, "tokens": trainer.state.tokens,
                        "final_metrics": {k: v for k, v in trainer.metrics.items() if isinstance(v, float)},
                        "stop_reason": trainer.stop_reason})
-    run.write_manifest(update)
+    try:
+        run.write_manifest(update)
+    except Exception as exc:
+        if not best_effort:
+            raise
+        log.warning("could not record status %r in %s (%s)", status, run.manifest_path, exc)
 
 
 def _record_setup(run: RunDir, trainer: Any) -> None:
@@ -291,8 +301,40 @@ def _components(config: RunConfig, registry: Any) -> dict[str, Any]:
     return found
 
 
+class _RunLog(logging.FileHandler):
+    """train.log's handler. A record it cannot write (a full disk) is reported once, as one
+    warning line on stderr, and the file gets no more records; logging's default is a
+    "--- Logging error ---" traceback per record."""
+
+    failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        from codex_core.errors import write_error
+
+        exc = sys.exc_info()[1]
+        reason = write_error(exc, self.baseFilename) if exc is not None else None
+        sys.stderr.write(f"codex: WARNING: {reason or f'cannot write {self.baseFilename}: {exc}'} "
+                         "(the run's log stops here; the run goes on)\n")
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            if not self.failed:
+                raise
+            # what could not be written was reported once by handleError; the log ended there
+
+
 def _log_to_file(run: RunDir) -> logging.Handler:
-    handler = logging.FileHandler(run.log_path, encoding="utf-8")
+    """Copy codex's log records of INFO and above into the run's train.log."""
+    handler = _RunLog(run.log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     root = logging.getLogger("codex")
