@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,8 @@ from codex_core.checkpoints import read_checkpoint
 pytestmark = pytest.mark.slow
 
 NOBODY = 65534
-UNPRIVILEGED = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]  # root, bound by file modes
 
 
 @pytest.fixture(scope="module")
@@ -240,46 +242,66 @@ def test_a_read_only_runs_root_fails_at_once_and_changes_nothing(
 
 
 # -- permissions ----------------------------------------------------------------------------
+@dataclass
+class Refused:
+    """How to run a program that file modes refuse (root is never refused by them): ``prefix``
+    runs it; folders owned by ``other`` (mode 0755) it may not write, its ``own`` uid's it may."""
+
+    prefix: list[str]
+    own: int
+    other: int
+
+
 @pytest.fixture(scope="module")
-def unprivileged() -> list[str]:
-    """The command prefix that runs a program as uid 65534 (root is never refused by modes)."""
+def refused(world: Path) -> Refused:
+    """As uid 65534 where it can run this Python; else as root without the capabilities that
+    override file modes (so folders of uid 65534 refuse it). Both give real EACCES errors."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("running as another uid needs root and setpriv")
-    probe = subprocess.run([*UNPRIVILEGED, sys.executable, "-c", "import codex_core.cli, codex_models"],
+        pytest.skip("running a program that file modes refuse needs root and setpriv")
+    probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import codex_core.cli, codex_models"],
                            capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"uid {NOBODY} cannot run this Python ({sys.executable}): {probe.stderr.strip()[-300:]}")
-    return UNPRIVILEGED
+    if probe.returncode == 0:
+        return Refused(AS_NOBODY, own=NOBODY, other=0)
+    theirs = world / "probe-theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY, NOBODY)
+    capless = subprocess.run([*WITHOUT_DAC, sys.executable, "-c", "import sys, codex_core.cli, codex_models; "
+                              "open(sys.argv[1] + '/x', 'w')", str(theirs)], capture_output=True, text=True)
+    if "PermissionError" not in capless.stderr:
+        pytest.skip(f"uid {NOBODY} cannot run this Python ({sys.executable}: {probe.stderr.strip()[-200:]}) and "
+                    f"root without CAP_DAC_OVERRIDE is not refused ({capless.stderr.strip()[-200:]})")
+    return Refused(WITHOUT_DAC, own=0, other=NOBODY)
 
 
-def train_as(prefix: list[str], job: Job, name: str, *args: str, **env: str) -> tuple[int, str]:
-    done = subprocess.run([*prefix, sys.executable, "-m", "codex_core", "train", "-c", str(job.config),
+def train_as(refused: Refused, job: Job, name: str, *args: str, **env: str) -> tuple[int, str]:
+    done = subprocess.run([*refused.prefix, sys.executable, "-m", "codex_core", "train", "-c", str(job.config),
                            f"run.name={name}", *args], env={**job.env, **env}, capture_output=True, text=True,
                           timeout=300)
     return done.returncode, done.stderr
 
 
 def test_folders_this_user_may_not_write_fail_with_one_line_naming_them(
-    job: Job, world: Path, unprivileged: list[str]
+    job: Job, world: Path, refused: Refused
 ) -> None:
     theirs = copy_run(job, "theirs")
-    for path in [job.root, *job.root.rglob("*")]:  # the job readable by everyone, writable by root only
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    own = world / "own"  # uid 65534's: its home and a runs root it may write
+    other_cache = world / "other-cache"  # an empty cache folder of the other user's
+    other_cache.mkdir()
+    own = world / "own"  # the user's home, and a runs root it may write
     own.mkdir()
-    os.chown(own, NOBODY, NOBODY)
-    root_cache = world / "root-cache"  # an empty cache folder of root's
-    root_cache.mkdir()
+    os.chown(own, refused.own, refused.own)
+    for path in [job.root, *job.root.rglob("*"), other_cache]:  # the job: readable by all, the other's
+        path.chmod(0o755 if path.is_dir() else 0o644)
+        os.chown(path, refused.other, refused.other)
     before = tree_hashes(job.runs)
 
-    new_run = train_as(unprivileged, job, "new", HOME=str(own))
-    resumed = train_as(unprivileged, job, "theirs", "--resume", "auto", HOME=str(own))
-    cache = train_as(unprivileged, job, "cached", HOME=str(own), CODEX_RUNS_DIR=str(own / "runs"),
-                     CODEX_HOME=str(root_cache))
+    new_run = train_as(refused, job, "new", HOME=str(own))
+    resumed = train_as(refused, job, "theirs", "--resume", "auto", HOME=str(own))
+    cache = train_as(refused, job, "cached", HOME=str(own), CODEX_RUNS_DIR=str(own / "runs"),
+                     CODEX_HOME=str(other_cache))
 
     assert [code for code, _ in (new_run, resumed, cache)] == [2, 2, 2]
     assert error_line(new_run[1]).startswith(f"error: cannot write {job.runs}/new: permission denied")
     assert error_line(resumed[1]).startswith(f"error: cannot write {theirs}/.lock: permission denied")
-    assert error_line(cache[1]).startswith(f"error: cannot write {root_cache}/")
+    assert error_line(cache[1]).startswith(f"error: cannot write {other_cache}/")
     assert "permission denied" in error_line(cache[1])
-    assert tree_hashes(job.runs) == before and list(root_cache.iterdir()) == []
+    assert tree_hashes(job.runs) == before and list(other_cache.iterdir()) == []
