@@ -43,7 +43,7 @@ from codex_core.errors import ComponentError
 from codex_core.fsutil import atomic_write_json
 from codex_telemetry._closing import Closing
 from codex_telemetry.mlflow_store import RUN_FILE, open_run, truncate_run
-from codex_telemetry.mlflow_writer import StoreWriter, error_gist
+from codex_telemetry.mlflow_writer import WRITER_PREFIX, StoreWriter, error_gist, quiet_store_errors
 from codex_telemetry.params import MLflowLoggerParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,24 +98,6 @@ def metric_key(name: str) -> str:
     return key or "_"
 
 
-_WRITER_PREFIX = "codex-mlflow-writer-"
-
-
-class _RaisedOnWriter(logging.Filter):
-    """Drops MLflow's "SQLAlchemy database error" record (with its traceback) when it comes
-    from a writer thread: the same error is raised by the logger's next call and reported there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.threadName.startswith(_WRITER_PREFIX)
-                    and str(record.msg).startswith("SQLAlchemy database error"))
-
-
-def _quiet_store_errors() -> None:
-    store_log = logging.getLogger("mlflow.store.db.utils")
-    if not any(isinstance(f, _RaisedOnWriter) for f in store_log.filters):
-        store_log.addFilter(_RaisedOnWriter())
-
-
 def _import_mlflow() -> Any:
     """The ``mlflow`` module (usage telemetry off), or a ComponentError naming the extra."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -128,7 +110,7 @@ def _import_mlflow() -> Any:
             f"logger 'mlflow' needs mlflow-skinny, sqlalchemy and alembic ({type(exc).__name__}: {exc})",
             hint="pip install codex-telemetry[mlflow]",
         ) from exc
-    _quiet_store_errors()
+    quiet_store_errors()
     return mlflow
 
 
@@ -185,7 +167,7 @@ class MLflowLogger(Closing):
         self._rows: list[dict[str, Any]] = []  # what was logged here, for the loss plot
         self.closed = False
         self.resumed_run = False
-        self._writer = StoreWriter(f"{_WRITER_PREFIX}{id(self):x}", self._write_metrics)
+        self._writer = StoreWriter(f"{WRITER_PREFIX}{id(self):x}", self._write_metrics)
         self._writer.start()
         try:
             self.run_id, self.resumed_run = self._writer.submit(

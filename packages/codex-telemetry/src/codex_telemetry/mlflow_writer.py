@@ -4,17 +4,39 @@ Items run in the order they were queued: a job (a callable whose result or error
 future) or a list of MLflow ``Metric``. Metric lists that wait in the queue one after another
 are merged and written with a single call, so a run that logs often makes few round trips to
 the store. After the first error every later item fails with that error (the logger raises it
-on its next call); nothing is retried. No mlflow import happens here.
+on its next call); nothing is retried. MLflow's own log record of a database error on a
+writer thread (with its traceback) is dropped (:func:`quiet_store_errors`): the logger's caller
+reports that error, once. No mlflow import happens here.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+
+WRITER_PREFIX = "codex-mlflow-writer-"
+"""How the names of the writer threads start."""
+
+
+class _RaisedOnWriter(logging.Filter):
+    """Drops MLflow's "SQLAlchemy database error" record (with its traceback) when it comes
+    from a writer thread: the same error is raised by the logger's next call and reported there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.threadName.startswith(WRITER_PREFIX)
+                    and str(record.msg).startswith("SQLAlchemy database error"))
+
+
+def quiet_store_errors() -> None:
+    """Install :class:`_RaisedOnWriter` on MLflow's SQL store logger (once)."""
+    store_log = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _RaisedOnWriter) for f in store_log.filters):
+        store_log.addFilter(_RaisedOnWriter())
 
 
 class _Job:
