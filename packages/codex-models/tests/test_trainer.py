@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from codex_core import hookimpl
+from codex_core.checkpoints import seal_marker
 from codex_models.training import checkpoint as ckpt
 from codex_models.training.run import run_training
 
@@ -232,7 +233,8 @@ def test_resuming_with_another_global_batch_is_a_clear_error(train_config):
 def test_resuming_a_checkpoint_of_another_world_size_is_a_clear_error(train_config):
     first = run_training(train_config(run__name="ws", trainer__max_steps=3)[1], progress=False)
     marker = first.run / "checkpoints/step-00000003" / ckpt.MARKER
-    marker.write_text(json.dumps({**json.loads(marker.read_text()), "world_size": 2}))  # as torchrun --nproc 2 wrote
+    # As torchrun --nproc 2 wrote it (sealed again: an edit without the seal is a corrupted marker).
+    marker.write_text(json.dumps(seal_marker({**json.loads(marker.read_text()), "world_size": 2})))
 
     with pytest.raises(ckpt.CheckpointError, match="world_size 2, this run has 1"):
         run_training(train_config(run__name="ws", trainer__max_steps=3)[1], resume="auto", progress=False)
