@@ -184,6 +184,10 @@ class TrainerConfig(StrictModel):
     distributed: Literal["ddp", "fsdp"] = Field(
         "ddp", description="how several processes (torchrun) share the model: ddp, or fsdp (FSDP2 fully_shard)"
     )
+    dist_timeout: int = Field(
+        300, ge=1, description="seconds a process of a multi-process run waits for the others (to join, or in a "
+        "collective) before it stops with an error: a lost or hung node ends the run instead of holding it"
+    )
     peak_flops: float | None = Field(
         None, gt=0, description="peak FLOP/s of one device, for MFU; default: measured with a dense matmul at start"
     )

@@ -21,19 +21,32 @@ import click
 @click.option("--run-dir", type=click.Path(file_okay=False), help="The run directory (default: RUNS_ROOT/run.name).")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on this machine (launches torchrun: DDP, or FSDP with trainer.distributed=fsdp).")
+@click.option("--nnodes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Machines (nodes) in the run, each started with this command, its own --node-rank and the "
+                   "same --rdzv-endpoint; --nproc processes on each.")
+@click.option("--node-rank", type=click.IntRange(min=0), default=0, show_default=True,
+              help="This machine's place among the nodes, 0..nnodes-1; node 0 hosts the rendezvous.")
+@click.option("--rdzv-endpoint", "endpoint", metavar="HOST:PORT",
+              help="Where the nodes meet: node 0's address (as the other nodes reach it) and a free port on it.")
 @click.option("--dry-run", is_flag=True, help="Validate the config and build nothing; print what would run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result (or the sweep summary) as JSON.")
 def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str, ...], resume: str | None,
-          run_dir: str | None, nproc: int, dry_run: bool, as_json: bool) -> None:
+          run_dir: str | None, nproc: int, nnodes: int, node_rank: int, endpoint: str | None, dry_run: bool,
+          as_json: bool) -> None:
     """Train a model. OVERRIDES are key.path=value pairs, e.g. trainer.max_steps=100.
 
     Ctrl-C or SIGTERM finishes the current step, writes a checkpoint and exits with status
     130 (Ctrl-C) or 143 (SIGTERM), the run marked "stopped"; continue with --resume auto.
     A second Ctrl-C stops at once. Errors print one line and exit with status 2.
+
+    On several machines, run the same command on each with --nnodes N, --node-rank 0..N-1
+    and node 0's --rdzv-endpoint HOST:PORT. A node that is lost or hangs stops the others
+    within trainer.dist_timeout with one line; start every node again with --resume auto.
     """
     from codex_core.config import expand_sweeps, load_config
     from codex_core.errors import CodexError
 
+    _check_nodes(nnodes, node_rank, endpoint, sweeps)
     points = expand_sweeps(sweeps)
     if sweeps and (resume or run_dir):
         raise CodexError("--sweep runs each point as a new run: it cannot be combined with --resume or --run-dir")
@@ -48,9 +61,15 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
     if dry_run:
         _print_dry_run(configs, as_json)
         return
-    if nproc > 1 and "LOCAL_RANK" not in os.environ:
+    if (nproc > 1 or nnodes > 1) and "LOCAL_RANK" not in os.environ:
+        from codex_models.training.launch import launch
+
         for _, config in configs:
-            _launch_torchrun(nproc, config_file, overrides, config.run.name if sweeps else None, resume, run_dir)
+            args = _worker_args(config_file, overrides, config.run.name if sweeps else None, resume, run_dir)
+            code = launch(nproc, args, nnodes=nnodes, node_rank=node_rank, endpoint=endpoint,
+                          timeout=config.trainer.dist_timeout)
+            if code:
+                raise SystemExit(code)
         return
     results = []
     for point, config in configs:
@@ -76,11 +95,31 @@ def train(config_file: str | None, overrides: tuple[str, ...], sweeps: tuple[str
         sys.exit(128 + stopped_by)  # 130 after Ctrl-C, 143 after SIGTERM, as a shell reports them
 
 
-def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, ...], name: str | None,
-                     resume: str | None, run_dir: str | None) -> None:
-    """Run this command again under torchrun's agent, ``nproc`` processes on this machine."""
-    from codex_models.training.launch import launch
+def _check_nodes(nnodes: int, node_rank: int, endpoint: str | None, sweeps: tuple[str, ...]) -> None:
+    """One line for multi-node flags that cannot work together (before anything is loaded)."""
+    from codex_core.errors import CodexError
 
+    if node_rank >= nnodes:
+        raise CodexError(f"--node-rank {node_rank} is outside 0..{nnodes - 1} (--nnodes {nnodes})",
+                         hint="number the nodes 0 to nnodes-1, one rank per node")
+    if endpoint is None:
+        if nnodes > 1:
+            raise CodexError(f"--nnodes {nnodes} needs --rdzv-endpoint HOST:PORT (node 0's address and a free port "
+                             "on it), the same on every node")
+        return
+    if nnodes == 1:
+        raise CodexError("--rdzv-endpoint is for a run on several nodes", hint="add --nnodes N, or drop it")
+    host, _, port = endpoint.rpartition(":")
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CodexError(f"--rdzv-endpoint {endpoint!r} is not HOST:PORT",
+                         hint="give node 0's address and a port from 1 to 65535, e.g. 10.0.0.1:29500")
+    if sweeps:
+        raise CodexError("--sweep cannot be combined with --nnodes: run each point as its own multi-node run")
+
+
+def _worker_args(config_file: str | None, overrides: tuple[str, ...], name: str | None, resume: str | None,
+                 run_dir: str | None) -> list[str]:
+    """The arguments of ``codex train`` that every training process gets (``python -m codex_models.training``)."""
     args: list[str] = []
     if config_file:
         args += ["-c", config_file]
@@ -91,9 +130,7 @@ def _launch_torchrun(nproc: int, config_file: str | None, overrides: tuple[str, 
         args += ["--resume", resume]
     if run_dir:
         args += ["--run-dir", run_dir]
-    code = launch(nproc, args)
-    if code:
-        raise SystemExit(code)
+    return args
 
 
 def _result_row(point: Any, result: Any) -> dict[str, Any]:

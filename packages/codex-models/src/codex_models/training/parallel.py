@@ -7,7 +7,9 @@ is a no-op, so the training loop reads the same with and without torchrun.
 
 Errors: a user error raised on one rank must neither hang the others nor be printed once per
 process. Work that rank 0 does first (:meth:`Dist.main_first`) hands its error to every rank;
-the launcher's workers report errors as :mod:`codex_models.training.launch` describes.
+the launcher's workers report errors as :mod:`codex_models.training.launch` describes. When
+another process is gone or silent (a lost or hung node), the backend's error becomes one line
+(:func:`lost_peer`) naming the step and the checkpoint to resume from.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from codex_core.errors import CodexError
@@ -29,6 +32,36 @@ class PeerError(CodexError):
     """Another rank failed doing work this rank was waiting for (its error is printed)."""
 
 
+class LostPeerError(PeerError):
+    """Another process of the run is gone (its node was lost, its connection closed) or silent
+    for ``trainer.dist_timeout`` seconds (a hung node)."""
+
+
+def lost_peer(exc: BaseException, dist_ctx: Dist, step: int, checkpoints: Path) -> LostPeerError | None:
+    """The one-line error for ``exc`` when it is the backend's report that another process of
+    the run is gone or silent (a ``torch.distributed.DistError``, or gloo's transport failing:
+    "Connection closed by peer", "Timed out waiting ... for recv"); None for any other error.
+
+    It names the step this process was at and the newest complete checkpoint in
+    ``checkpoints`` (what ``--resume auto`` continues from)."""
+    if not dist_ctx.enabled or not isinstance(exc, RuntimeError):
+        return None
+    from torch.distributed import DistError
+
+    text = str(exc)
+    if not isinstance(exc, DistError) and "/gloo/transport/" not in text:
+        return None
+    from codex_models.training.checkpoint import latest_checkpoint
+
+    first = (text.strip().splitlines() or [type(exc).__name__])[0]
+    reason = first.split("] ", 1)[1] if first.startswith("[") and "] " in first else first  # drop gloo's source path
+    reason = reason.split(". ", 1)[0]  # gloo goes on with advice that does not apply here
+    info = latest_checkpoint(checkpoints)
+    last = f"the last checkpoint is {info.path.name}" if info is not None else "there is no checkpoint yet"
+    return LostPeerError(f"lost contact with another process of the run at step {step} ({reason[:160]}); {last}",
+                         hint="start every node again with --resume auto")
+
+
 @dataclass
 class Dist:
     """This process's place in the run."""
@@ -37,6 +70,8 @@ class Dist:
     local_rank: int = 0
     world_size: int = 1
     backend: str | None = None
+    nnodes: int = 1
+    """Machines in the run (torchrun's agents, ``GROUP_WORLD_SIZE``)."""
 
     @property
     def enabled(self) -> bool:
@@ -116,12 +151,18 @@ class Dist:
                 dist.destroy_process_group()
 
 
-def init_distributed(device: str) -> Dist:
+def init_distributed(device: str, timeout: float = 300) -> Dist:
     """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
-    ``MASTER_ADDR``/``PORT``): gloo on CPU, nccl on CUDA. Without them: one process."""
+    ``MASTER_ADDR``/``PORT``): gloo on CPU, nccl on CUDA. Without them: one process.
+
+    ``timeout`` (seconds, ``trainer.dist_timeout``) bounds joining the group and every
+    collective, so a hung peer stops this process with an error instead of holding it for
+    torch's 30-minute default."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
         return Dist()
+    from datetime import timedelta
+
     import torch
     import torch.distributed as dist
 
@@ -130,8 +171,9 @@ def init_distributed(device: str) -> Dist:
     if backend == "nccl":
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    return Dist(rank=rank, local_rank=local_rank, world_size=world_size, backend=backend)
+        dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout))
+    nnodes = int(os.environ.get("GROUP_WORLD_SIZE", "1"))
+    return Dist(rank=rank, local_rank=local_rank, world_size=world_size, backend=backend, nnodes=nnodes)
 
 
 def wrap_model(model: torch.nn.Module, dist_ctx: Dist, strategy: Strategy, device: torch.device) -> torch.nn.Module:

@@ -44,11 +44,11 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
     from codex_core.config.components import validate_components
     from codex_core.plugins import get_plugin_manager
     from codex_models.training.engine import Trainer
-    from codex_models.training.parallel import init_distributed
+    from codex_models.training.parallel import init_distributed, lost_peer
 
     # Unknown components and bad params fail here, before a run directory exists.
     validate_components(config, get_plugin_manager().registry, strict=True)
-    dist = init_distributed(config.trainer.device)
+    dist = init_distributed(config.trainer.device, timeout=config.trainer.dist_timeout)
     try:
         run, checkpoint = _open_run(config, dist, resume=resume, run_dir=run_dir)
         handler = _log_to_file(run) if dist.is_main else None
@@ -74,6 +74,11 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
                 hint="lower trainer.micro_batch_size (raise grad_accum_steps to keep the global batch) or set "
                      "trainer.activation_checkpointing=true; the last checkpoint is intact",
             ) from None
+        except Exception as exc:
+            lost = lost_peer(exc, dist, trainer.state.step, run.checkpoints_dir)
+            if lost is None:
+                raise
+            raise lost from None
         finally:
             if bar is not None:
                 bar.close()
@@ -246,6 +251,8 @@ def _record_setup(run: RunDir, trainer: Any) -> None:
                      "machine": platform.machine(),
                      "gpu": torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else None,
                      "world_size": trainer.dist.world_size},
+        "distributed": {"timeout_s": config.trainer.dist_timeout, "nnodes": trainer.dist.nnodes,
+                        "world_size": trainer.dist.world_size},
         "seeds": {"run": config.run.seed, "data_split": config.data.split.seed},
         "deterministic": config.trainer.deterministic,
         "environment": _environment(),
