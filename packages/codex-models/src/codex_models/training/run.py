@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from codex_core.errors import CodexError
-from codex_core.faults import failpoint
+from codex_core.faults import check_failpoints, failpoint
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.config import RunConfig
@@ -48,6 +48,7 @@ def run_training(config: RunConfig, *, resume: str | None = None, run_dir: str |
 
     # Unknown components and bad params fail here, before a run directory exists.
     validate_components(config, get_plugin_manager().registry, strict=True)
+    check_failpoints()  # a misspelt CODEX_FAILPOINT fails here, not never
     dist = init_distributed(config.trainer.device, timeout=config.trainer.dist_timeout)
     try:
         run, checkpoint = _open_run(config, dist, resume=resume, run_dir=run_dir)
