@@ -190,7 +190,7 @@ def test_sigterm_on_one_node_stops_every_node_after_a_checkpoint(job: Job) -> No
     assert [node.returncode for node in nodes] == [0, 128 + signal.SIGTERM], results
     assert all("Traceback" not in err for _, err in results)
     manifest = json.loads((job.runs / "term" / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["status"] == "stopped"
+    assert manifest["status"] == "stopped" and manifest["stop_reason"] == "another process of the run was stopped"
     assert final_checkpoint(job.runs / "term").name == f"step-{manifest['final_step']:08d}"
     assert manifest["final_step"] < 500
 

@@ -222,9 +222,10 @@ class Trainer:
                 self.model.train()
             if self.progress is not None and dist.is_main:
                 self.progress.update(state, self.metrics, self.total_steps, cfg)
-            stop = dist.any(stop or self._signals.received is not None)
+            asked, stop = stop, dist.any(stop or self._signals.received is not None)
             if stop and not self.stop_reason:
-                self.stop_reason = self._signals.name or "a plugin or early stopping asked"
+                self.stop_reason = self._signals.name or (
+                    "a plugin or early stopping asked" if asked else "another process of the run was stopped")
             if state.step % cfg.checkpoint_every == 0 or self._limit_reached() or stop:
                 self.save_checkpoint()
             if stop:
