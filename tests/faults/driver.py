@@ -170,7 +170,7 @@ def run_faults(root: Path, *, kills: int = 20, seed: int = 0, steps: int | None 
 def _failpoint_kill(job: fault_jobs.Job, point: str) -> Kill:
     name = point.partition(":")[0]
     kill = Kill(phase=name, how=f"CODEX_FAILPOINT={point}")
-    code, err = job.train("chain", "--resume", "auto", env={"CODEX_FAILPOINT": point})
+    code, err = job.train("chain", "--resume", "auto", env={"CODEX_FAILPOINT": point}, killed=True)
     if code != -signal.SIGKILL or f"failpoint {point}: killing" not in err:
         kill.detail = f"not killed at the failpoint (exit {code}): {_last_line(err)}"
         return kill
@@ -180,7 +180,7 @@ def _failpoint_kill(job: fault_jobs.Job, point: str) -> Kill:
 
 def _random_kill(job: fault_jobs.Job, run: Path, offset: float, from_start: bool) -> Kill | None:
     started = time.time()
-    process = job.start("chain", "--resume", "auto")
+    process = job.start("chain", "--resume", "auto", killed=True)
     if not from_start:
         deadline = time.monotonic() + 240
         while not any(row["time"] >= started for row in fault_jobs.rows(run)):

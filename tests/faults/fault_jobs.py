@@ -86,21 +86,26 @@ class Job:
         return Job(self.root, self.config, self.tree, {**self.env, "CODEX_HOME": str(home)})
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None,
-              argv: list[str] | None = None) -> subprocess.Popen[str]:
+              argv: list[str] | None = None, killed: bool = False) -> subprocess.Popen[str]:
         """``codex train -c CONFIG run.name=NAME ARGS`` in a subprocess (``argv`` replaces the
-        ``codex`` command, e.g. ``[python, -m, codex_models.training]``); ``env`` is added."""
+        ``codex`` command, e.g. ``[python, -m, codex_models.training]``); ``env`` is added.
+        ``killed``: the process will be SIGKILLed, so a coverage measurement of the test run is
+        not started in it (a killed process cannot save its data; tracing it only costs time)."""
         command = argv or [sys.executable, "-m", "codex_core"]
         prefix = ["train"] if argv is None else []
         full = [*command, *prefix, "-c", str(self.config), f"run.name={name}", *args]
+        environment = {**self.env, **(env or {})}
+        if killed:
+            environment.pop("COVERAGE_PROCESS_CONFIG", None)
         # A background test runner leaves SIGINT ignored in children: give it its default back.
-        return subprocess.Popen(full, env={**self.env, **(env or {})}, stdout=subprocess.PIPE,
+        return subprocess.Popen(full, env=environment, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def train(self, name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 300,
-              argv: list[str] | None = None) -> tuple[int, str]:
+              argv: list[str] | None = None, killed: bool = False) -> tuple[int, str]:
         """Run ``codex train`` to its end: ``(exit status, standard error)``."""
-        process = self.start(name, *args, env=env, argv=argv)
+        process = self.start(name, *args, env=env, argv=argv, killed=killed)
         _, err = process.communicate(timeout=timeout)
         return process.returncode, err
 

@@ -23,6 +23,7 @@ import pytest
 from fault_jobs import Job, final_checkpoint, losses, same_weights, tree_hashes
 
 from codex_core.checkpoints import CheckpointError, latest_checkpoint, read_checkpoint
+from codex_core.testing import damage_file
 
 pytestmark = pytest.mark.slow
 
@@ -34,22 +35,8 @@ MODES = ["truncate", "flip", "delete"]
 
 
 def damage(path: Path, how: str) -> None:
-    """Truncate ``path`` to half its size, flip one bit of its middle byte (same size: only a
-    hash can tell), delete it, or (``edit``, a JSON file) change one value and keep it valid."""
-    data = bytearray(path.read_bytes())
-    if how == "truncate":
-        path.write_bytes(bytes(data[: len(data) // 2]))
-    elif how == "flip":
-        data[len(data) // 2] ^= 0x01
-        path.write_bytes(bytes(data))
-    elif how == "delete":
-        path.unlink()
-    elif how == "edit":
-        fields = json.loads(data)
-        fields["tokens"] += 1
-        path.write_text(json.dumps(fields, indent=1), encoding="utf-8")
-    else:
-        raise ValueError(how)
+    """``codex_core.testing.damage_file``; ``edit`` (the marker) changes its token count and keeps valid JSON."""
+    damage_file(path, how, edit=lambda fields: fields.update(tokens=fields["tokens"] + 1))
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ import pytest
 from codex_core.errors import CodexError
 from codex_core.fsutil import FileLock
 from codex_core.protocols import Document, Encoding, Tokenizer
+from codex_core.testing import damage_file
 from codex_data.token_cache import build_cache, cache_key, ensure_cache, load_cache
 
 
@@ -323,20 +324,8 @@ def test_a_build_removes_what_builds_killed_midway_left(tmp_path: Path) -> None:
 
 # -- damage: every file of a cache, truncated, with a byte flipped, deleted --------------------
 def damage(path: Path, how: str) -> None:
-    """Truncate ``path`` to half, flip one bit of its middle byte (same size: only a hash can
-    tell), delete it, or (``edit``, for the manifest) change a value and keep valid JSON."""
-    data = bytearray(path.read_bytes())
-    if how == "truncate":
-        path.write_bytes(bytes(data[: len(data) // 2]))
-    elif how == "flip":
-        data[len(data) // 2] ^= 0x01
-        path.write_bytes(bytes(data))
-    elif how == "delete":
-        path.unlink()
-    else:
-        manifest = json.loads(data)
-        manifest["counts"]["empty"] += 1
-        path.write_text(json.dumps(manifest))
+    """``codex_core.testing.damage_file``; ``edit`` (the manifest) changes a count and keeps valid JSON."""
+    damage_file(path, how, edit=lambda manifest: manifest["counts"].update(empty=manifest["counts"]["empty"] + 1))
 
 
 DAMAGE = [(file, how) for file in ("train-00000.bin", "val-00000.bin", "manifest.json")

@@ -104,3 +104,31 @@ def write_jsonl(path: str | Path, rows: Iterable[Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+DAMAGE = ("truncate", "flip", "delete")
+"""The ways :func:`damage_file` damages a file, as storage does."""
+
+
+def damage_file(path: str | Path, how: str, edit: Callable[[Any], Any] | None = None) -> None:
+    """Damage ``path`` as storage does: ``truncate`` it to half its size, ``flip`` one bit of its
+    middle byte (same size: only a hash can tell), ``delete`` it; or ``edit``: read it as JSON,
+    apply ``edit`` (which changes the object in place or returns a new one) and write it back
+    as valid JSON, as a person editing the file would."""
+    import json
+
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    elif how == "flip":
+        data[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+    elif how == "delete":
+        path.unlink()
+    elif how == "edit" and edit is not None:
+        fields = json.loads(data)
+        changed = edit(fields)
+        path.write_text(json.dumps(fields if changed is None else changed, indent=1), encoding="utf-8")
+    else:
+        raise ValueError(f"unknown damage {how!r} (use one of {', '.join(DAMAGE)}, or edit with a function)")
