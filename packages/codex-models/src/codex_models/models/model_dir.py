@@ -244,7 +244,12 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
     """The model of a Hugging Face directory, loaded offline (``local_files_only``) from
     safetensors weights, in ``dtype`` on ``device`` (:func:`codex_models.models.placement.place`);
     with the LoRA adapter of its ``adapter/`` subdirectory attached (trainable when
-    ``adapter_trainable``). Errors are one-line :class:`CodexError`\\ s."""
+    ``adapter_trainable``). Errors are one-line :class:`CodexError`\\ s.
+
+    Nothing in the directory is executed: pickled weights (``pytorch_model.bin``,
+    ``adapter_model.bin``) are refused rather than unpickled, and a ``config.json`` whose
+    ``auto_map`` names Python code of its own is refused (``trust_remote_code=False``) rather
+    than imported, or asked about on standard input as transformers otherwise does."""
     from codex_models.models.placement import place
 
     path = _check_model_dir(Path(path), what)
@@ -252,13 +257,15 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
 
     try:
         with quiet_progress():
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True)
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
+                                                         trust_remote_code=False)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CodexError(f"cannot load the model in {what} {path}: {_first_line(exc)}") from None
     model = place(model, dtype, device)
     if (path / ADAPTER_DIR / "adapter_config.json").is_file():
         from peft import PeftModel
 
+        _check_adapter_weights(path / ADAPTER_DIR)
         try:
             model = PeftModel.from_pretrained(model, path / ADAPTER_DIR, is_trainable=adapter_trainable)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -311,13 +318,28 @@ def _check_model_dir(path: Path, what: str) -> Path:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CodexError(f"cannot read {config}: {_first_line(exc)}") from None
     if not any((path / name).is_file() for name in ("model.safetensors", "model.safetensors.index.json")):
-        pickled = [name for name in ("pytorch_model.bin", "pytorch_model.bin.index.json") if (path / name).is_file()]
-        raise CodexError(
-            f"{what} {path} has no model.safetensors"
-            + (f" ({pickled[0]} is not loaded: codex reads safetensors weights only)" if pickled else ""),
-            hint="save the weights with save_pretrained(DIR, safe_serialization=True)",
-        )
+        raise CodexError(f"{what} {path} has no model.safetensors"
+                         + _pickled_note(path, ("pytorch_model.bin", "pytorch_model.bin.index.json")),
+                         hint="save the weights with save_pretrained(DIR, safe_serialization=True)")
     return path
+
+
+def _check_adapter_weights(adapter: Path) -> None:
+    """peft reads a pickled ``adapter_model.bin`` when there is no ``adapter_model.safetensors``;
+    codex refuses the adapter instead, with one line."""
+    if not (adapter / "adapter_model.safetensors").is_file():
+        raise CodexError(f"the LoRA adapter in {adapter} has no adapter_model.safetensors"
+                         + _pickled_note(adapter, ("adapter_model.bin",)),
+                         hint="save the adapter with save_pretrained(DIR, safe_serialization=True)")
+
+
+def _pickled_note(folder: Path, names: tuple[str, ...]) -> str:
+    """`` (FILE is not loaded: ...)`` for the first of ``names`` (pickled weights) in ``folder``,
+    else nothing: codex unpickles no weights, as a pickle can run any code when it is loaded."""
+    found = next((folder / name for name in names if (folder / name).is_file()), None)
+    if found is None:
+        return ""
+    return f" ({found} is not loaded: codex reads safetensors weights only, since unpickling can run code)"
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -48,12 +49,15 @@ from codex_core.errors import WriteError
 from codex_core.faults import failpoint
 from codex_core.fsutil import atomic_dir, remove_temporaries, sha256_file, writing
 
-__all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "CheckpointError", "CheckpointInfo",
-           "best_checkpoints", "capture_rng", "checkpoint_name", "latest_checkpoint", "list_checkpoints",
-           "load_rng_json", "load_trainer_state", "match_model_keys", "prune", "read_info", "read_model_weights",
-           "record_in_manifest", "restore_rng", "save_checkpoint", "sha256_file"]
+__all__ = ["MARKER", "PREFIX", "RNG_STATE", "TMP_PREFIX", "TRAINER_STATE", "TRAINER_STATE_KEYS", "CheckpointError",
+           "CheckpointInfo", "best_checkpoints", "capture_rng", "checkpoint_name", "latest_checkpoint",
+           "list_checkpoints", "load_rng_json", "load_trainer_state", "match_model_keys", "prune", "read_info",
+           "read_model_weights", "record_in_manifest", "restore_rng", "save_checkpoint", "sha256_file"]
 
 TRAINER_STATE = "trainer_state.pt"
+TRAINER_STATE_KEYS = ("optimizer", "scaler", "rng")
+"""What ``trainer_state.pt`` holds: the optimizer's and grad scaler's state dicts, and the
+torch RNG states of each rank."""
 RNG_STATE = "rng.json"
 TMP_PREFIX = "."
 """What the names of temporaries start with: a writer killed midway leaves a hidden
@@ -159,9 +163,54 @@ def _files(folder: Path) -> list[Path]:
 
 # -- reading ------------------------------------------------------------------------------
 def load_trainer_state(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
+    """The optimizer, grad-scaler and torch RNG states in the checkpoint ``path``'s ``trainer_state.pt``.
+
+    The file is read by torch's ``weights_only`` unpickler. It builds only tensors and plain
+    containers, and never imports or calls anything else. A pickle that names any other
+    callable (one crafted to run code when it is loaded) is refused before any of it runs.
+    That refusal, a file that is not a torch file at all (empty, random bytes, a zip of
+    something else) and one that holds something other than a trainer state each give one
+    :class:`CheckpointError` line naming the file. The caller has already checked the
+    marker's checksums, so a file that gets here intact was written like this on purpose.
+    """
+    import pickle
+
     import torch
 
-    return dict(torch.load(path / TRAINER_STATE, map_location=map_location, weights_only=True))
+    file = path / TRAINER_STATE
+    hint = "it was not written by codex, or was changed after: resume from another checkpoint, or train from the start"
+    try:
+        state = torch.load(file, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        refused = _UNSUPPORTED_GLOBAL.search(str(exc))
+        if refused is None:
+            raise CheckpointError(f"checkpoint {file} is not a readable torch file ({_reason(exc)})",
+                                  hint=hint) from None
+        raise CheckpointError(
+            f"checkpoint {file} holds objects that are not plain tensors and containers ({refused.group(1)}); "
+            "codex does not unpickle them, since unpickling can run any code", hint=hint) from None
+    except Exception as exc:  # a damaged file trips torch's reader anywhere: EOFError, RuntimeError, IndexError...
+        raise CheckpointError(f"checkpoint {file} is not a readable torch file ({_reason(exc)})", hint=hint) from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"checkpoint {file} is not a trainer state: it holds a {type(state).__name__}, not a "
+                              f"dict of {', '.join(TRAINER_STATE_KEYS)}", hint=hint)
+    missing = [key for key in TRAINER_STATE_KEYS if key not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint {file} is not a trainer state: it has no {', '.join(missing)}", hint=hint)
+    return dict(state)
+
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: (GLOBAL \S+)")
+"""How torch's ``weights_only`` unpickler names the callable it refused."""
+_UNPICKLER_ERROR = re.compile(r"WeightsUnpickler error:\s*(\S[^\n]*)")
+
+
+def _reason(exc: BaseException) -> str:
+    """What went wrong in one line: the ``weights_only`` unpickler's own words (after torch's
+    paragraph about ``weights_only``), else the first line of the message, with its type."""
+    found = _UNPICKLER_ERROR.search(str(exc))
+    lines = [found.group(1)] if found else str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
 
 
 def load_rng_json(path: Path) -> dict[str, Any]:
