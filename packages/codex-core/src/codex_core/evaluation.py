@@ -143,12 +143,12 @@ class EvalConfig(BaseModel):
         from pydantic import ValidationError
 
         from codex_core.config.errors import check_unknown_keys, format_validation_error
+        from codex_core.config.loader import read_text_file
 
         path = Path(path)
+        text = read_text_file(path, "eval config", error=CodexError)
         try:
-            tree = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise CodexError(f"cannot read eval config {str(path)!r}: {exc.strerror or exc}") from None
+            tree = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise CodexError(f"eval config {str(path)!r} is not valid YAML: {exc}".splitlines()[0]) from None
         if not isinstance(tree, dict):

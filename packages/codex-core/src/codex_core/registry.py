@@ -262,7 +262,18 @@ class Registry:
 
                 context = BuildContext(registry=self)
             kwargs["context"] = context
-        return factory(*args, **kwargs)
+        where = f"the factory of {kind} {name!r} (plugin {spec.plugin!r})"
+        try:
+            inspect.signature(factory).bind(*args, **kwargs)
+        except TypeError as exc:  # a plugin's factory that cannot take what codex passes
+            raise ComponentError(f"{where} cannot be called with {'its params' if args else 'no params'}: {exc}",
+                                 hint="fix or update the plugin") from None
+        except ValueError:  # no signature to check (a builtin): call it and see
+            pass
+        built = factory(*args, **kwargs)
+        if built is None:
+            raise ComponentError(f"{where} returned None instead of a {kind}", hint="fix or update the plugin")
+        return built
 
     @staticmethod
     def _check_kind(kind: str) -> str:

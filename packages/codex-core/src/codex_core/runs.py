@@ -151,13 +151,20 @@ class RunDir:
         append_whole(self.metrics_path, line.encode("utf-8"))
 
     def read_metrics(self) -> Iterator[dict[str, Any]]:
-        """Rows of metrics.ndjson; a torn or foreign last line is skipped."""
+        """Rows of metrics.ndjson; a torn or foreign last line is skipped. A line that is not
+        UTF-8 text before the last one means the file is damaged: a :class:`RunDirError`."""
         if not self.metrics_path.exists():
             return
-        with open(self.metrics_path, encoding="utf-8") as handle:
-            for line in handle:
+        with open(self.metrics_path, "rb") as handle:
+            lines = enumerate(handle, 1)
+            for number, raw in lines:
                 try:
-                    row = json.loads(line)
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    if next(lines, None) is None:  # a torn last line
+                        return
+                    raise RunDirError(f"{self.metrics_path} is damaged: line {number} is not UTF-8 text",
+                                      hint="restore it, or remove the run (codex runs rm)") from None
                 except ValueError:
                     continue
                 if not isinstance(row, dict) or "step" not in row:

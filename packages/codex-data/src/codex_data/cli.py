@@ -100,6 +100,10 @@ def prepare(config_file: str | None, dataset: str | None, dataset_params: tuple[
     tok = context.build("tokenizer", t_name, t_params)
     cache = prepare_cache(section, tok, context, seed=seed, out=output, progress=True)
     summary = {"path": str(cache.path), "reused": not cache.built, **_summary(cache.manifest.to_dict())}
+    if not any(split["tokens"] for split in summary["splits"].values()):  # as codex train would find out later
+        seen = ", ".join(f"{k} {v}" for k, v in {**summary["counts"], **summary["filter_counts"]}.items() if v)
+        raise CodexError(f"dataset {section.name!r} {section.params} gave no tokens ({seen or 'no documents'})",
+                         hint="check its params: the files may be empty, skipped or all filtered out")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -168,12 +172,11 @@ def inspect(directory: str, tokenizer_name: str | None, samples: int, as_json: b
 @click.argument("directory", type=click.Path(file_okay=False))
 def verify(directory: str) -> None:
     """Re-hash every shard against the manifest (exit 1 naming a bad shard)."""
-    from codex_core.errors import CodexError
-    from codex_data.token_cache import load_cache
+    from codex_data.token_cache import CorruptCacheError, load_cache
 
     try:
         cache = load_cache(directory, verify=True)
-    except CodexError as exc:
+    except CorruptCacheError as exc:  # damaged: exit 1; not a cache at all (missing, another format): exit 2
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
     shards = sum(len(s["shards"]) for s in cache.manifest.to_dict()["splits"].values())

@@ -22,30 +22,40 @@ def component_name(spec: Any) -> str | None:
 
 def describe(path: str | Path) -> dict[str, Any]:
     from codex_tokenizers.adapter import canonical_json
-    from codex_tokenizers.engine import read_tokenizer_json, rust_available
+    from codex_tokenizers.engine import TokenizerFileError, load_pure, read_tokenizer_json, rust_available
 
     file, text, spec = read_tokenizer_json(path)
-    model = spec["model"]
-    vocab = model.get("vocab")
-    added = spec.get("added_tokens") or []
-    size = len(vocab) if isinstance(vocab, (dict, list)) else 0
-    size += sum(1 for t in added if not (isinstance(vocab, dict) and t["content"] in vocab))
     engines: dict[str, str] = {}
     try:
-        from codex_tokenizers.pure.tokenizer import PureTokenizer
-
-        PureTokenizer.from_spec(spec, source=str(file))
+        load_pure(file, text)
         engines["python"] = "supported"
     except CodexError as exc:
-        engines["python"] = f"unsupported: {exc.message}"
+        engines["python"] = f"unsupported: {exc.message.removeprefix(f'{file}: ')}"
     engines["rust"] = "available" if rust_available() else "not installed (pip install 'codex-tokenizers[rust]')"
+    if rust_available():
+        from tokenizers import Tokenizer
+
+        try:
+            Tokenizer.from_str(text)
+        except Exception as exc:  # the library raises plain Exception for bad files
+            if engines["python"] != "supported":  # neither engine can use it: not a tokenizer at all
+                raise TokenizerFileError(f"the tokenizers library cannot load {file}: {exc}") from None
+            engines["rust"] = f"cannot load: {exc}"
+    elif engines["python"] != "supported":
+        raise TokenizerFileError(f"the python engine cannot load {file}: {engines['python']}")
+    model = spec["model"]
+    vocab = model.get("vocab")
+    added = [t for t in spec.get("added_tokens") or [] if isinstance(t, dict)]
+    size = len(vocab) if isinstance(vocab, (dict, list)) else 0
+    size += sum(1 for t in added if not (isinstance(vocab, dict) and t.get("content") in vocab))
     return {
         "file": str(file),
         "model": model.get("type", "?"),
         "vocab_size": size,
         "pipeline": {stage: component_name(spec.get(stage))
                      for stage in ("normalizer", "pre_tokenizer", "post_processor", "decoder")},
-        "added_tokens": [{"id": t["id"], "content": t["content"], "special": bool(t.get("special"))} for t in added],
+        "added_tokens": [{"id": t.get("id"), "content": t.get("content"), "special": bool(t.get("special"))}
+                         for t in added],
         "engines": engines,
         "fingerprint": hashlib.sha256(canonical_json(text).encode("utf-8")).hexdigest(),
     }

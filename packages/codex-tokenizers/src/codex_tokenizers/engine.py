@@ -97,7 +97,24 @@ def load(path: str | Path, backend: Backend | str = "auto") -> CodexTokenizer:
         except Exception as exc:  # the library raises plain Exception for bad files
             raise TokenizerFileError(f"the tokenizers library cannot load {file}: {exc}") from None
     else:
-        from codex_tokenizers.pure.tokenizer import PureTokenizer
-
-        impl = PureTokenizer.from_str(text, source=str(file))
+        impl = load_pure(file, text)
     return CodexTokenizer(impl, backend=engine, json_text=text, source=file)
+
+
+def load_pure(file: Path, text: str) -> Any:
+    """The pure-Python engine's tokenizer for ``text`` (read from ``file``): what it refuses is
+    a :class:`CodexError` that names the file, whatever the engine tripped over."""
+    from codex_tokenizers.pure.tokenizer import PureTokenizer
+
+    try:
+        return PureTokenizer.from_str(text, source=str(file))
+    except CodexError as exc:
+        if str(file) not in exc.message:
+            exc.message = f"{file}: {exc.message}"
+            exc.args = (exc.message,)
+        raise
+    except RecursionError:
+        raise TokenizerFileError(f"{file} nests too deeply to be a tokenizer.json") from None
+    except Exception as exc:  # a wrongly shaped file: a missing key, a wrong type, a bad value
+        raise TokenizerFileError(f"{file} is not a valid tokenizer.json ({type(exc).__name__}: {exc})",
+                                 hint="the file is corrupt or not a tokenizer; re-create it") from None

@@ -41,7 +41,8 @@ def expand_inputs(inputs: Sequence[str]) -> list[Path]:
         else:
             raise CodexError(f"training input {item!r} matches no file", hint="check the path or glob")
     if not files:
-        raise CodexError("no training input files", hint="give files, directories or globs, or --dataset NAME")
+        raise CodexError(f"no training input files in {', '.join(inputs) or 'the inputs'}",
+                         hint="give files, directories or globs, or --dataset NAME")
     return sorted(files)
 
 
@@ -166,13 +167,25 @@ def train(
         options["min_frequency"] = min_frequency
     trainer = make_trainer(**options)
     assert texts is not None
-    tok.train_from_iterator(texts, trainer)
+    seen = [0]
+    tok.train_from_iterator(_counting(texts, seen), trainer)
+    if seen[0] == 0:  # a tokenizer of the byte alphabet only: surely not what was meant
+        where = f"dataset {dataset!r}" if dataset is not None else ", ".join(inputs) if inputs else "the texts"
+        raise CodexError(f"no text to train the tokenizer on in {where} (every document is empty or not UTF-8)",
+                         hint="check the inputs")
     add_template(tok, kind, specials, template)
     text = tok.to_str()
     if output is not None:
         failpoint("tokenizer-cache")
         atomic_write(output, text)
     return CodexTokenizer(tok, backend="rust", json_text=text, source=Path(output) if output else None)
+
+
+def _counting(texts: Iterable[str], seen: list[int]) -> Iterator[str]:
+    """``texts``, counting in ``seen[0]`` those that hold more than white space."""
+    for text in texts:
+        seen[0] += bool(text.strip())
+        yield text
 
 
 def _dataset_texts(name: str, params: dict[str, Any], context: BuildContext | None) -> Iterator[str]:

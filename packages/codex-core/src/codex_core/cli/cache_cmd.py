@@ -25,9 +25,13 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(as_json: bool) -> None:
     """Show the cache root and the size of each entry."""
+    from codex_core.errors import CodexError
     from codex_core.runs import cache_root
 
     root = cache_root()
+    if root.exists() and not root.is_dir():
+        raise CodexError(f"the cache root {root} is a file, not a folder",
+                         hint="point CODEX_HOME at a folder (or unset it for ~/.cache/codex)")
     entries = sorted(root.iterdir()) if root.is_dir() else []
     sizes = {p.name: _size(p) for p in entries}
     total = sum(sizes.values())

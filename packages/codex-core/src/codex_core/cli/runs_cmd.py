@@ -33,6 +33,21 @@ def runs() -> None:
     """List, inspect and remove runs. RUN is a path, a run name or `latest`."""
 
 
+def _listed(run: Any) -> dict[str, Any]:
+    """:func:`_summary` of one run of a listing; a damaged run (its manifest or metrics cannot
+    be read) is listed as ``damaged``, with a warning saying why, instead of ending the listing."""
+    import logging
+
+    from codex_core.errors import RunDirError
+
+    try:
+        return _summary(run)
+    except RunDirError as exc:
+        logging.getLogger("codex").warning("run %s: %s", run.name, exc)
+        return {"name": run.name, "path": str(run.path), "status": "damaged", "created_at": None, "step": None,
+                "config_hash": None, "locked": run.is_locked(), "error": str(exc)}
+
+
 @runs.command("list")
 @_runs_dir
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
@@ -40,7 +55,7 @@ def list_runs_cmd(runs_dir: str | None, as_json: bool) -> None:
     """List runs under the runs root, oldest first."""
     from codex_core.runs import list_runs, runs_root
 
-    items = [_summary(r) for r in list_runs(runs_dir)]
+    items = [_listed(r) for r in list_runs(runs_dir)]
     if as_json:
         echo_json(items)
         return

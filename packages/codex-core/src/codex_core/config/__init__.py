@@ -1,7 +1,14 @@
 """Run config: schema, loading (extends, env, overrides, config-relative paths), sweeps
 and schema export."""
 
-from codex_core.config.loader import LoadedConfig, default_config_text, load_config, load_tree, validate_tree
+from codex_core.config.loader import (
+    LoadedConfig,
+    default_config_text,
+    load_config,
+    load_tree,
+    read_text_file,
+    validate_tree,
+)
 from codex_core.config.overrides import apply_overrides, parse_override
 from codex_core.config.paths import ConfigPath, ParamsOf, resolve_path
 from codex_core.config.schema import (
@@ -33,6 +40,7 @@ __all__ = [
     "load_config",
     "load_tree",
     "parse_override",
+    "read_text_file",
     "resolve_path",
     "validate_tree",
 ]

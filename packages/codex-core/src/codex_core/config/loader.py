@@ -23,7 +23,7 @@ from codex_core.config.errors import check_unknown_keys, format_validation_error
 from codex_core.config.overrides import Override, apply_override, parse_override
 from codex_core.config.paths import resolve_paths
 from codex_core.config.schema import COMPONENT_FIELDS, RunConfig
-from codex_core.errors import ConfigError
+from codex_core.errors import CodexError, ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.registry import Registry
@@ -45,6 +45,25 @@ class LoadedConfig:
 def default_config_text() -> str:
     """The built-in default config (what ``codex train`` runs with no ``-c``)."""
     return resources.files("codex_core.config").joinpath(DEFAULT_CONFIG).read_text("utf-8")
+
+
+def read_text_file(path: str | Path, what: str = "file", *, error: type[CodexError] = ConfigError) -> str:
+    """The UTF-8 text of a file the user named (a run config, an eval config, a policy), or
+    one line naming it (an ``error``) when it is missing, a directory, unreadable or not UTF-8
+    text: a Latin-1 or binary file given as a config must not end in a UnicodeDecodeError."""
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{what} {file} not found", hint="check the path") from None
+    except IsADirectoryError:
+        raise error(f"{what} {file} is a directory, not a file", hint="give the file's path") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise error(f"{what} {file} is not UTF-8 text (line {line}, byte {exc.start}: {exc.reason})",
+                    hint="save it as UTF-8, or check that it is the right file") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {file}: {exc.strerror or exc}") from None
 
 
 def _yaml_mapping(text: str, label: str) -> dict[str, Any]:
@@ -95,14 +114,10 @@ def _load_file(path: Path, origins: dict[str, str], sources: list[str],
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ConfigError(f"'extends' cycle: {cycle}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         via = f" (extended by {chain[-1]})" if chain else ""
-        raise ConfigError(f"config file {path} not found{via}", hint="check the path") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    data = _yaml_mapping(text, str(path))
+        raise ConfigError(f"config file {path} not found{via}", hint="check the path")
+    data = _yaml_mapping(read_text_file(path, "config file"), str(path))
     parents = data.pop("extends", None)
     if isinstance(parents, str):
         parents = [parents]

@@ -253,13 +253,14 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
     from codex_models.models.placement import place
 
     path = _check_model_dir(Path(path), what)
+    from safetensors import SafetensorError  # a truncated or garbage model.safetensors
     from transformers import AutoModelForCausalLM
 
     try:
         with quiet_progress():
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, use_safetensors=True,
                                                          trust_remote_code=False)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as exc:
         raise CodexError(f"cannot load the model in {what} {path}: {_first_line(exc)}") from None
     model = place(model, dtype, device)
     if (path / ADAPTER_DIR / "adapter_config.json").is_file():
