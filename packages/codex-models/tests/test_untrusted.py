@@ -232,17 +232,24 @@ def test_pickled_weights_beside_safetensors_are_never_read(codex_cli: CLI, run_c
     assert code == 0 and out.startswith("def"), err
 
 
-def test_a_pickled_lora_adapter_is_refused(codex_cli: CLI, run_copy: Path, tmp_path: Path, sentinel: Path) -> None:
-    """A LoRA checkpoint's ``adapter/`` holding ``adapter_model.bin`` instead of safetensors:
-    peft would read the pickle; codex refuses it."""
+@pytest.mark.parametrize("where", ["adapter", "."])
+def test_a_pickled_lora_adapter_is_refused(codex_cli: CLI, run_copy: Path, tmp_path: Path, sentinel: Path,
+                                           where: str) -> None:
+    """A LoRA model directory whose adapter (in ``adapter/``, as codex writes it, or beside
+    ``config.json``, which transformers loads by itself) holds ``adapter_model.bin`` instead of
+    safetensors: peft would read the pickle; codex refuses it."""
     from codex_models.models.lora import apply_lora
     from codex_models.models.model_dir import load_model_dir, save_model_dir
     from codex_models.models.params import LoRAParams
 
     model, tokenizer = load_model_dir(run_copy / "checkpoints" / "step-00000030")
     lora_dir = save_model_dir(apply_lora(model, LoRAParams(r=2)), tokenizer, tmp_path / "lora", merge=False)
-    adapter = plant(lora_dir / "adapter", "adapter_model.bin", malicious_weights(sentinel),
-                    remove=("adapter_model.safetensors",))
+    if where != "adapter":
+        shutil.move(lora_dir / "adapter" / "adapter_config.json", lora_dir / where / "adapter_config.json")
+        shutil.rmtree(lora_dir / "adapter")
+    else:
+        (lora_dir / "adapter" / "adapter_model.safetensors").unlink()
+    adapter = plant(lora_dir / where, "adapter_model.bin", malicious_weights(sentinel))
 
     results = {name: codex_cli(*argv) for name, argv in commands(lora_dir, run_copy, tmp_path).items()}
 

@@ -253,6 +253,9 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
     from codex_models.models.placement import place
 
     path = _check_model_dir(Path(path), what)
+    for adapter in (path, path / ADAPTER_DIR):  # transformers loads an adapter beside config.json itself
+        if (adapter / "adapter_config.json").is_file():
+            _check_adapter_weights(adapter)
     from safetensors import SafetensorError  # a truncated or garbage model.safetensors
     from transformers import AutoModelForCausalLM
 
@@ -266,7 +269,6 @@ def load_model(path: str | Path, *, dtype: str = "fp32", device: str = "cpu", ad
     if (path / ADAPTER_DIR / "adapter_config.json").is_file():
         from peft import PeftModel
 
-        _check_adapter_weights(path / ADAPTER_DIR)
         try:
             model = PeftModel.from_pretrained(model, path / ADAPTER_DIR, is_trainable=adapter_trainable)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
