@@ -37,7 +37,7 @@ def tracked_copy(target: Path) -> Path:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     git(target, "init", "-q")
-    git(target, "add", "-A")
+    git(target, "add", "-A", "--force")  # every copied file is a tracked one, ignored or not
     return target
 
 
