@@ -124,15 +124,30 @@ def _summary(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_MARGIN = 1024
+"""Tokens on each side of a shown sample window that the safety filters see with it (a PEM key
+is ~1700 characters)."""
+
+
 @data.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--tokenizer", "tokenizer_name", help="Decode samples with this tokenizer.json or name.")
 @click.option("--samples", type=click.IntRange(min=0), default=2, show_default=True, help="Samples per split.")
+@click.option("--policy", type=click.Path(dir_okay=False),
+              help="Safety policy YAML applied to the decoded samples before they are shown (default: the built-in rules).")
+@click.option("--no-filters", is_flag=True, help="Show the decoded samples unfiltered.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def inspect(directory: str, tokenizer_name: str | None, samples: int, as_json: bool) -> None:
-    """Show a token cache: manifest, counts and sample windows."""
+def inspect(directory: str, tokenizer_name: str | None, samples: int, policy: str | None, no_filters: bool,
+            as_json: bool) -> None:
+    """Show a token cache: manifest, counts and sample windows (decoded samples pass the safety
+    filters: a cache built with --no-filters may hold secrets)."""
     from codex_core.errors import CodexError
+    from codex_data.safety import Policy, SafetyFilter
     from codex_data.token_cache import load_cache
+
+    if no_filters and policy:
+        raise CodexError("--policy and --no-filters contradict each other")
+    safety = None if no_filters else SafetyFilter(Policy.load(policy))
 
     cache = load_cache(directory)
     manifest = cache.manifest.to_dict()
@@ -153,9 +168,17 @@ def inspect(directory: str, tokenizer_name: str | None, samples: int, as_json: b
             ids = [int(t) for t in tokens[i * 64:(i + 1) * 64]]
             if not ids:
                 break
-            shown[split].append(tok.decode(ids) if tok is not None else ids)
+            if tok is None:
+                shown[split].append(ids)
+            elif safety is None:
+                shown[split].append(tok.decode(ids))
+            else:  # filtered with the text around it, so that a secret across the window's edge is found
+                around = [[int(t) for t in tokens[a:b]] for a, b in ((max(0, i * 64 - _MARGIN), i * 64),
+                                                                      ((i + 1) * 64, (i + 1) * 64 + _MARGIN))]
+                shown[split].append(safety.redact_part(tok.decode(around[0]), tok.decode(ids), tok.decode(around[1])))
     info = {"path": str(cache.path), **_summary(manifest), "sources": manifest["sources"],
-            "split_ratios": manifest["split_ratios"], "seed": manifest["seed"], "samples": shown}
+            "split_ratios": manifest["split_ratios"], "seed": manifest["seed"], "samples": shown,
+            "samples_filter": safety.summary() if safety is not None and tok is not None else None}
     if as_json:
         click.echo(json.dumps(info, indent=2, ensure_ascii=False))
         return

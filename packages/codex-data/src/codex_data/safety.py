@@ -1,9 +1,13 @@
 """Safety filters: redact secrets and personal data, or drop documents, before tokenizing.
 
 A :class:`Policy` is a list of named rules (``redact``, ``block`` or ``allow``) plus the
-built-in rules of :mod:`codex_data.safety_rules`; the format is in ``docs/data-safety.md``.
-All redact and block rules of a policy are compiled into one regular expression with a
-group per rule, so a document is scanned once whatever the number of rules.
+built-in rules of :mod:`codex_data.safety_rules`; the format is in ``docs/data-safety.md``
+(rules are read and checked in :mod:`codex_data.safety_config`). The redact and block rules
+of a policy are compiled into at most three regular expressions with a group per rule (the
+policy's own patterns, the built-in ones, and the two built-ins decided by a check of
+:mod:`codex_data.safety_heuristics`), so a document is scanned at most three times whatever
+the number of rules. :class:`SafetyFilter` applies a policy to documents, and to the texts
+codex writes about data (:meth:`SafetyFilter.redact`, :meth:`SafetyFilter.redact_part`).
 """
 
 from __future__ import annotations
@@ -18,52 +22,27 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from codex_core.errors import CodexError, did_you_mean
+from codex_core.errors import CodexError
 from codex_core.protocols import Document
-from codex_data.safety_rules import BUILTIN_RULES
+from codex_data import safety_heuristics
+from codex_data.safety_config import (  # noqa: F401  (ACTIONS, FLAGS, RULE_KEYS, Action: re-exported)
+    ACTIONS,
+    FLAGS,
+    RULE_KEYS,
+    Action,
+    Rule,
+    builtin_names,
+    builtin_rules,
+    check_keys,
+    check_rule,
+    parse_rule,
+)
 
-Action = Literal["redact", "block", "allow"]
-ACTIONS: tuple[str, ...] = ("redact", "block", "allow")
-FLAGS: dict[str, str] = {"ignorecase": "i", "multiline": "m"}
-"""Names accepted in a rule's ``flags``, and the inline flag each becomes."""
 POLICY_KEYS = ("builtin", "rules")
-RULE_KEYS = ("name", "action", "pattern", "literal", "replacement", "flags", "group")
 FORMAT_VERSION = 1
 """Bumped when the meaning of a policy changes (e.g. how matches are combined)."""
-
-_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?P<")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule: what it matches (regex alternatives), what to do with a match, what to put instead."""
-
-    name: str
-    action: Action
-    patterns: tuple[str, ...]
-    replacement: str = ""
-    flags: tuple[str, ...] = ()
-    group: int = 0
-    """The capture group a redact rule replaces (``0``: the whole match)."""
-    left: str = ""
-    """A regex for text the match extends over to its left (built-in e-mail rule)."""
-    version: int | None = None
-    """The built-in rule version; None for a pattern written in a policy file."""
-
-    def __post_init__(self) -> None:
-        if self.action == "redact" and not self.replacement:
-            object.__setattr__(self, "replacement", f"[REDACTED:{self.name}]")
-
-    @property
-    def regexes(self) -> list[str]:
-        """The alternatives as they join the combined regex: built-in ones as they are (each
-        starts with a literal), a policy file's pattern in a group that scopes its flags."""
-        if self.version is not None:
-            return list(self.patterns)
-        flags = "".join(FLAGS[f] for f in self.flags)
-        return [f"(?{flags}:{p})" for p in self.patterns]
 
 
 @dataclass(frozen=True)
@@ -75,31 +54,55 @@ class FilterResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+Found = tuple[int, int, int, Rule, tuple[int, int]]
+"""A match: ``(start, priority, end, rule, span to replace)``."""
+
+
 class _Matcher:
     """One regex for many rules: alternative ``i`` ends with an empty marker group, so a
-    match's ``lastindex`` says which rule matched (and where that rule's groups are)."""
+    match's ``lastindex`` says which rule matched (and where that rule's groups are).
 
-    def __init__(self, rules: list[Rule], priority: int = 0) -> None:
+    A rule with a check keeps a match only where the check accepts its value and ``specific``
+    (the policy's other rules) finds nothing inside it; otherwise the scan goes on from the
+    match's next character, as if the rule had not matched there."""
+
+    def __init__(self, rules: list[Rule], priority: int = 0, specific: re.Pattern[str] | None = None) -> None:
         self.priority = priority
+        self.specific = specific
         self.rules: dict[int, Rule] = {}
         self.groups: dict[int, int] = {}
+        self.checks: dict[int, safety_heuristics.Check] = {}
         alternatives = []
         index = 0
         for rule in rules:
+            check = safety_heuristics.CHECKS[rule.check](rule.params) if rule.check else None
             for regex in rule.regexes:
                 alternatives.append(f"{regex}()")
                 base, index = index, index + re.compile(regex).groups + 1
                 self.rules[index] = rule
                 self.groups[index] = base + rule.group if rule.group else 0
+                if check is not None:
+                    self.checks[index] = check
         self.regex = re.compile("|".join(alternatives)) if alternatives else None
 
-    def matches(self, text: str) -> Iterator[tuple[int, int, int, int, Rule, re.Match[str]]]:
-        """``(start, priority, end, marker, rule, match)`` for each match, in text order."""
+    def matches(self, text: str) -> Iterator[Found]:
+        """Each match, in text order."""
         if self.regex is None:
             return
-        for m in self.regex.finditer(text):
+        search, pos = self.regex.search, 0
+        while (m := search(text, pos)) is not None:
             marker = m.lastindex or 0
-            yield m.start(), self.priority, m.end(), marker, self.rules[marker], m
+            group = self.groups[marker]
+            span = m.span(group) if group and m.start(group) >= 0 else m.span()
+            check = self.checks.get(marker)
+            if check is not None:
+                found = check(text, *span)
+                if found is None or (self.specific is not None and self.specific.search(text, *found)):
+                    pos = m.start() + 1
+                    continue
+                span = found
+            pos = max(span[1], m.start() + 1) if check is not None else m.end()
+            yield m.start(), self.priority, pos, self.rules[marker], span
 
 
 class Policy:
@@ -114,16 +117,21 @@ class Policy:
         self.rules = list(rules)
         self.source = source
         for rule in self.rules:
-            _check_rule(rule, source)
+            check_rule(rule, source)
         active = [r for r in self.rules if r.action == "block"] + [
             r for r in self.rules if r.action == "redact"
         ]
-        # Built-in patterns are literal-led and fast together; a policy's own patterns may not be.
+        checked = [r for r in active if r.check]
+        specific = _Matcher([r for r in active if not r.check]).regex if checked else None
+        # Built-in patterns are literal-led and fast together; a policy's own patterns may not be. The
+        # checked rules start at common characters (quotes, "=", "t" of token): a scan of their own
+        # keeps the others' fast.
         self._matchers = [
             m
             for m in (
-                _Matcher([r for r in active if r.version is None], priority=0),
-                _Matcher([r for r in active if r.version is not None], priority=1),
+                _Matcher([r for r in active if r.version is None and not r.check], priority=0),
+                _Matcher([r for r in active if r.version is not None and not r.check], priority=1),
+                _Matcher(checked, priority=2, specific=specific),
             )
             if m.regex is not None
         ]
@@ -152,44 +160,48 @@ class Policy:
         """A policy from ``{"builtin": true | false | [names], "rules": [...]}``."""
         if not isinstance(data, Mapping):
             raise CodexError(f"{source}: a safety policy is a mapping with 'builtin' and 'rules'")
-        _check_keys(data, POLICY_KEYS, source)
-        builtins = _builtin_names(data.get("builtin", True), source)
+        check_keys(data, POLICY_KEYS, source)
+        builtins = builtin_names(data.get("builtin", True), source)
         raw_rules = data.get("rules") or []
         if not isinstance(raw_rules, list):
             raise CodexError(f"{source}: 'rules' must be a list of rules")
-        own: dict[str, Rule] = {}
+        own: dict[str, Rule | None] = {}
         for i, raw in enumerate(raw_rules):
-            rule = _parse_rule(raw, i, source)
-            if rule.name in own:
-                raise CodexError(f"{source}: rule {rule.name!r}: defined twice")
-            own[rule.name] = rule
+            rule = parse_rule(raw, i, source)
+            if raw["name"] in own:
+                raise CodexError(f"{source}: rule {raw['name']!r}: defined twice")
+            own[raw["name"]] = rule  # None: enabled: false
         inherited = [r for r in builtin_rules(builtins) if r.name not in own]
-        return cls([*own.values(), *inherited], source=source)
+        return cls([*(r for r in own.values() if r is not None), *inherited], source=source)
 
     def fingerprint(self) -> str:
         """sha256 of the canonical policy: every rule, its order, and the built-in versions."""
-        canonical = {"format": FORMAT_VERSION, "rules": [dataclasses.asdict(r) for r in self.rules]}
+        rules = [{k: v for k, v in dataclasses.asdict(r).items() if v or k not in ("check", "params")}
+                 for r in self.rules]  # without the empty new fields: fingerprints of older policies hold
+        canonical = {"format": FORMAT_VERSION, "rules": rules}
         return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode("utf-8")).hexdigest()
 
-    def apply(self, text: str) -> FilterResult:
-        """Redact ``text``; ``blocked`` is True when a block rule matched."""
+    def apply(self, text: str, spans: list[tuple[int, int, Rule]] | None = None) -> FilterResult:
+        """Redact ``text``; ``blocked`` is True when a block rule matched. ``spans``, if given,
+        gets ``(start, end, rule)`` of each redacted span and block match in ``text``."""
         counts: dict[str, int] = {}
         if not self._matchers:
             return FilterResult(text, False, counts)
         if len(self._matchers) == 1:
-            found: Iterable[tuple[int, int, int, int, Rule, re.Match[str]]] = self._matchers[0].matches(text)
+            found: Iterable[Found] = self._matchers[0].matches(text)
         else:
             found = heapq.merge(*(m.matches(text) for m in self._matchers), key=lambda t: t[:2])
         allowed = self._allowed(text)
-        groups = {m.priority: m.groups for m in self._matchers}
         pieces: list[str] = []
         pos = taken = 0  # end of the text copied to pieces; end of the last match taken
         blocked = False
-        for start, priority, end, marker, rule, m in found:
+        for start, _, end, rule, span in found:
             if start < taken:
                 continue  # overlaps a match already taken (from the other matcher)
-            if rule.left and (start := _extend_left(text, start, taken, rule.left)) < 0:
-                continue
+            if rule.left:
+                if (start := _extend_left(text, start, taken, rule.left)) < 0:
+                    continue
+                span = (start, span[1])
             taken = end
             if allowed and (spared := _overlap(allowed, start, end)):
                 counts[spared] = counts.get(spared, 0) + 1
@@ -197,10 +209,12 @@ class Policy:
             counts[rule.name] = counts.get(rule.name, 0) + 1
             if rule.action == "block":
                 blocked = True
+                if spans is not None:
+                    spans.append((start, end, rule))
                 continue
-            group = groups[priority][marker]
-            if group and m.start(group) >= 0:
-                start, end = m.span(group)
+            start, end = span
+            if spans is not None:
+                spans.append((start, end, rule))
             pieces += (text[pos:start], rule.replacement)
             pos = end
         if pieces:
@@ -210,7 +224,7 @@ class Policy:
 
     def _allowed(self, text: str) -> tuple[list[int], list[int], list[str]] | None:
         """The spans matched by allow rules, as sorted starts, ends and rule names."""
-        spans = [(start, end, rule.name) for start, _, end, _, rule, _ in self._allow.matches(text)]
+        spans = [(start, end, rule.name) for start, _, end, rule, _ in self._allow.matches(text)]
         if not spans:
             return None
         return [s for s, _, _ in spans], [e for _, e, _ in spans], [n for _, _, n in spans]
@@ -263,6 +277,57 @@ class SafetyFilter:
                 doc = dataclasses.replace(doc, text=result.text)
             yield doc
 
+    def redact(self, record: Any, *, keep: tuple[str, ...] = ("id",)) -> Any:
+        """``record`` (a text, or a JSON-like dict or list) with every text in it filtered, for
+        what codex writes about data (evaluation samples, printed previews); counted as one
+        document. A text a block rule matches becomes ``[BLOCKED]``: the record stays, so that
+        it still lines up with its unit. The values of a dict's ``keep`` keys are left as they are."""
+        changed = [False, False]  # redacted, blocked
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, str):
+                result = self.policy.apply(value)
+                self.counts.update(result.counts)
+                changed[0] |= result.text is not value
+                changed[1] |= result.blocked
+                return "[BLOCKED]" if result.blocked else result.text
+            if isinstance(value, Mapping):
+                return {k: v if k in keep else walk(v) for k, v in value.items()}
+            if isinstance(value, list | tuple):
+                return [walk(v) for v in value]
+            return value
+
+        out = walk(record)
+        self.documents += 1
+        if changed[1]:
+            self.blocked += 1
+            if isinstance(record, Mapping) and "id" in record:
+                self.blocked_ids.append(str(record["id"]))
+        elif changed[0]:
+            self.redacted += 1
+        return out
+
+    def redact_part(self, before: str, text: str, after: str) -> str:
+        """``text`` with the redactions the policy makes in ``before + text + after`` that
+        overlap it (a window cut out of longer text: a secret across its edge is found whole and
+        its part inside the window replaced); ``[BLOCKED]`` if a block match overlaps it."""
+        spans: list[tuple[int, int, Rule]] = []
+        self.policy.apply(before + text + after, spans)
+        lo, hi = len(before), len(before) + len(text)
+        inside = [(s, e, rule) for s, e, rule in spans if s < hi and e > lo]
+        self.documents += 1
+        self.counts.update(rule.name for _, _, rule in inside)
+        if any(rule.action == "block" for _, _, rule in inside):
+            self.blocked += 1
+            return "[BLOCKED]"
+        pieces: list[str] = []
+        pos = 0
+        for s, e, rule in inside:
+            pieces += (text[pos:max(s - lo, 0)], rule.replacement)
+            pos = min(e, hi) - lo
+        self.redacted += bool(inside)
+        return "".join(pieces) + text[pos:] if inside else text
+
     def summary(self) -> dict[str, Any]:
         """What the manifest records: the policy fingerprint and the totals."""
         return {
@@ -273,103 +338,3 @@ class SafetyFilter:
             "counts": dict(sorted(self.counts.items())),
         }
 
-
-def builtin_rules(names: Iterable[str] | None = None) -> list[Rule]:
-    """The built-in rules (all, or those named), each with its default action ``redact``."""
-    chosen = BUILTIN_RULES if names is None else {n: BUILTIN_RULES[n] for n in names}
-    return [
-        Rule(name, "redact", b.patterns, group=b.group, left=b.left, version=b.version)
-        for name, b in chosen.items()
-    ]
-
-
-# -- validation ------------------------------------------------------------------------
-def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in data:
-        if key not in allowed:
-            close = did_you_mean(str(key), allowed)
-            hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(allowed)}"
-            raise CodexError(f"{where}: unknown key {key!r}", hint=hint)
-
-
-def _builtin_names(value: Any, source: str) -> list[str]:
-    if value is True:
-        return list(BUILTIN_RULES)
-    if value is False or value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise CodexError(f"{source}: 'builtin' must be true, false or a list of built-in rule names")
-    for name in value:
-        if name not in BUILTIN_RULES:
-            close = did_you_mean(name, BUILTIN_RULES)
-            hint = f"did you mean {close!r}?" if close else f"built-in rules: {', '.join(BUILTIN_RULES)}"
-            raise CodexError(f"{source}: unknown built-in rule {name!r}", hint=hint)
-    return list(dict.fromkeys(value))
-
-
-def _parse_rule(raw: Any, index: int, source: str) -> Rule:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise CodexError(f"{source}: rule #{index + 1} must be a mapping with a 'name'")
-    name = raw["name"]
-    where = f"{source}: rule {name!r}"
-    _check_keys(raw, RULE_KEYS, where)
-    action = raw.get("action", "redact")
-    if action not in ACTIONS:
-        close = did_you_mean(str(action), ACTIONS)
-        hint = f"did you mean {close!r}?" if close else "use redact, block or allow"
-        raise CodexError(f"{where}: unknown action {action!r}", hint=hint)
-    replacement = _string(raw.get("replacement", ""), "replacement", where)
-    if replacement and action != "redact":
-        raise CodexError(f"{where}: 'replacement' only applies to redact rules")
-    if "pattern" in raw and "literal" in raw:
-        raise CodexError(f"{where}: give 'pattern' or 'literal', not both")
-    if "pattern" not in raw and "literal" not in raw:
-        builtin = BUILTIN_RULES.get(name)
-        if builtin is None:
-            raise CodexError(f"{where}: needs a 'pattern' (a regex) or a 'literal' (a string)")
-        if "flags" in raw or "group" in raw:
-            raise CodexError(f"{where}: a built-in rule's pattern takes no 'flags' or 'group'")
-        return Rule(
-            name, action, builtin.patterns, replacement, (), builtin.group, builtin.left, builtin.version
-        )
-    if "literal" in raw:
-        pattern = re.escape(_string(raw["literal"], "literal", where))
-    else:
-        pattern = _string(raw["pattern"], "pattern", where)
-    flags = raw.get("flags") or []
-    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
-        raise CodexError(f"{where}: 'flags' must be a list, e.g. [ignorecase]")
-    for flag in flags:
-        if flag not in FLAGS:
-            close = did_you_mean(flag, FLAGS)
-            hint = f"did you mean {close!r}?" if close else f"known flags: {', '.join(FLAGS)}"
-            raise CodexError(f"{where}: unknown flag {flag!r}", hint=hint)
-    group = raw.get("group", 0)
-    if not isinstance(group, int) or isinstance(group, bool) or group < 0:
-        raise CodexError(f"{where}: 'group' must be a capture group number (0: the whole match)")
-    return Rule(name, action, (pattern,), replacement, tuple(sorted(set(flags))), group)
-
-
-def _string(value: Any, key: str, where: str) -> str:
-    if not isinstance(value, str):
-        raise CodexError(f"{where}: {key!r} must be a string, not {type(value).__name__}")
-    return value
-
-
-def _check_rule(rule: Rule, source: str) -> None:
-    """A rule compiles on its own, never matches empty text, and can join the combined regex."""
-    where = f"{source}: rule {rule.name!r}"
-    for pattern, regex in zip(rule.patterns, rule.regexes, strict=True):
-        try:
-            compiled = re.compile(regex)
-        except re.error as exc:
-            raise CodexError(f"{where}: bad regex {pattern!r}: {exc}") from None
-        if _BACKREFERENCE.search(pattern):
-            raise CodexError(
-                f"{where}: named groups and back-references are not supported",
-                hint="use plain (...) or (?:...) groups",
-            )
-        if compiled.fullmatch(""):
-            raise CodexError(f"{where}: the pattern {pattern!r} matches empty text")
-        if rule.group > compiled.groups:
-            raise CodexError(f"{where}: 'group' is {rule.group} but {pattern!r} has {compiled.groups} groups")

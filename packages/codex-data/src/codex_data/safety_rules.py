@@ -14,6 +14,10 @@ capture group replaced (``0``: the whole match), so that only the password of
 extended over to its left (at least one character; none: no match): the e-mail rule matches from the
 ``@`` and takes in the local part that way.
 
+``check`` names a check of :mod:`codex_data.safety_heuristics` that decides on each match in
+Python (``keyword-secret``, ``high-entropy``); such a rule's patterns are made from its params,
+and it gives way to every other rule matching inside its value.
+
 All built-ins redact by default. ``docs/data-safety.md`` lists them with examples.
 """
 
@@ -21,15 +25,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from codex_data.safety_heuristics import DEFAULTS, patterns
+
 
 class BuiltinRule(NamedTuple):
-    """A built-in rule: its alternatives, a one-line summary, a version, group and left."""
+    """A built-in rule: its alternatives, a one-line summary, a version, group, left and check."""
 
     patterns: tuple[str, ...]
     summary: str
     version: int = 1
     group: int = 0
     left: str = ""
+    check: str = ""
 
 
 def _word_start(prefix: str) -> str:
@@ -108,6 +115,20 @@ BUILTIN_RULES: dict[str, BuiltinRule] = {
         "e-mail addresses with a dotted domain (user@example.org; not user@localhost, nor the "
         "user of a URL such as https://user@example.org)",
         left=r"(?<![/A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+",
+    ),
+    "keyword-secret": BuiltinRule(
+        patterns("keyword-secret", DEFAULTS["keyword-secret"]),
+        "values of 8+ characters assigned to a name containing secret, password, passwd, token, api_key "
+        "or private_key (the value is replaced, the name kept); not names, calls, numbers, words or templates",
+        group=1,
+        check="keyword-secret",
+    ),
+    "high-entropy": BuiltinRule(
+        patterns("high-entropy", DEFAULTS["high-entropy"]),
+        "random-looking strings after a quote, = or :, base64 of 20+ characters above 4.5 bits a character "
+        "or hex of 32+ above 3.0; not hashes named as such (sha256:..., integrity, commit), UUIDs or alphabets",
+        group=1,
+        check="high-entropy",
     ),
 }
 """The built-in rules by name, in the order they are tried at one position."""

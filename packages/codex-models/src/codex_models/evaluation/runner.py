@@ -10,7 +10,11 @@ Files, for a run (``eval/<checkpoint>/`` in the run directory) or ``-o DIR``:
   task's extra fields), ``versions``, ``created_at`` and ``units`` (each unit's id and the
   sufficient statistics of each metric, which ``codex eval compare`` resamples);
 * ``<label>.samples.ndjson``: one per-sample record a line (prompt, output, reference,
-  per-sample scores: whatever the task records).
+  per-sample scores: whatever the task records), each text in it passed through the safety
+  filters first: the run's ``data.safety`` policy (for a model directory or given predictions,
+  the built-in rules), so that a secret in the data or in an output is not written out again.
+  What they did is in ``<label>.json`` as ``safety`` (policy fingerprint, records, redacted,
+  blocked, matches per rule).
 
 Non-finite values (a perplexity that overflowed, a key with no units) are written as null.
 """
@@ -90,6 +94,8 @@ class Outcome:
     seed: int = 0
     bootstrap: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    safety: str = "builtin"
+    """The safety filters of the sample records: ``builtin``, ``off`` or a policy file (a run's ``data.safety``)."""
 
     @property
     def label(self) -> str:
@@ -128,8 +134,22 @@ def with_metrics(specs: Sequence[TaskSpec], metrics: Sequence[str], registry: An
     return out
 
 
-def run_task(spec: TaskSpec, lm: Any, request: EvalRequest, *, bootstrap: int = 1000) -> Outcome:
-    """Build ``spec``'s task, evaluate it, and add intervals (seeded by ``request.seed``)."""
+def samples_safety(config: Any) -> str:
+    """The safety filters for the sample records of an evaluation: a run's ``data.safety``
+    (``config`` is its run config), else the built-in rules. A policy file that cannot be read
+    is a one-line error now, before any task runs."""
+    from codex_data import safety_policy
+
+    setting = str(config.data.safety) if config is not None else "builtin"
+    safety_policy(setting)
+    return setting
+
+
+def run_task(spec: TaskSpec, lm: Any, request: EvalRequest, *, bootstrap: int = 1000,
+             safety: str | None = None) -> Outcome:
+    """Build ``spec``'s task, evaluate it, and add intervals (seeded by ``request.seed``);
+    ``safety`` (default: :func:`samples_safety` of the request's config) filters its samples."""
+    safety = samples_safety(request.config) if safety is None else safety
     started = time.perf_counter()
     task = request.context.build("task", spec.name, spec.params)
     result = task.evaluate(lm, request)
@@ -138,18 +158,19 @@ def run_task(spec: TaskSpec, lm: Any, request: EvalRequest, *, bootstrap: int = 
     values = result.results()
     ci = bootstrap_intervals(result, resamples=bootstrap, seed=request.seed)
     return Outcome(spec, result, values, ci, time.perf_counter() - started, request.seed, bootstrap,
-                   dict(result.info))
+                   dict(result.info), safety)
 
 
 def run_tasks(specs: Sequence[TaskSpec], lm: Any, request: EvalRequest, *, bootstrap: int = 1000,
               on_start: Callable[[TaskSpec], None] | None = None) -> list[Outcome]:
     """:func:`run_task` for each spec in order (labels checked first)."""
     check_labels(specs)
+    safety = samples_safety(request.config)
     outcomes = []
     for spec in specs:
         if on_start is not None:
             on_start(spec)
-        outcomes.append(run_task(spec, lm, request, bootstrap=bootstrap))
+        outcomes.append(run_task(spec, lm, request, bootstrap=bootstrap, safety=safety))
     return outcomes
 
 
@@ -177,8 +198,9 @@ def versions() -> dict[str, str]:
     return found
 
 
-def result_document(outcome: Outcome, target: Target) -> dict[str, Any]:
-    """The ``<label>.json`` document (see the module doc)."""
+def result_document(outcome: Outcome, target: Target, safety: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``<label>.json`` document (see the module doc); ``safety``: what the filters did to
+    the sample records (:meth:`codex_data.SafetyFilter.summary`, or None when they were off)."""
     stats = outcome.result.stats()
     return finite({
         "label": outcome.label,
@@ -194,21 +216,26 @@ def result_document(outcome: Outcome, target: Target) -> dict[str, Any]:
         "versions": versions(),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "units": [{"id": uid, "stats": row} for uid, row in zip(outcome.result.ids, stats, strict=True)],
+        "safety": safety,
     })
 
 
 def write_outcome(outcome: Outcome, target: Target, folder: Path) -> Path:
-    """Write ``<label>.json`` and ``<label>.samples.ndjson`` into ``folder`` atomically;
-    returns the json file."""
+    """Write ``<label>.json`` and ``<label>.samples.ndjson`` into ``folder`` atomically, the
+    sample records through the outcome's safety filters; returns the json file."""
     import json
 
     from codex_core.fsutil import atomic_write, atomic_write_json
+    from codex_data import SafetyFilter, safety_policy
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{outcome.label}.json"
-    lines = "".join(json.dumps(finite(r), ensure_ascii=False, default=str) + "\n" for r in outcome.result.samples)
+    policy = safety_policy(outcome.safety)
+    safety = SafetyFilter(policy) if policy is not None else None
+    records = outcome.result.samples if safety is None else [safety.redact(r) for r in outcome.result.samples]
+    lines = "".join(json.dumps(finite(r), ensure_ascii=False, default=str) + "\n" for r in records)
     atomic_write(folder / f"{outcome.label}.samples.ndjson", lines)
-    atomic_write_json(path, result_document(outcome, target))
+    atomic_write_json(path, result_document(outcome, target, safety.summary() if safety is not None else None))
     return path
 
 
