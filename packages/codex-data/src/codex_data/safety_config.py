@@ -108,8 +108,8 @@ def parse_rule(raw: Any, index: int, source: str) -> Rule | None:
         raise CodexError(f"{where}: 'enabled' must be true or false")
     if not enabled:
         return None
-    if "params" in raw and not ("pattern" not in raw and "literal" not in raw and BUILTIN_RULES.get(name, None)
-                                and BUILTIN_RULES[name].check):
+    takes_params = name in BUILTIN_RULES and BUILTIN_RULES[name].check and not {"pattern", "literal"} & set(raw)
+    if "params" in raw and not takes_params:
         checked = ", ".join(n for n, b in BUILTIN_RULES.items() if b.check)
         raise CodexError(f"{where}: only the built-in rules {checked} take 'params'")
     action = raw.get("action", "redact")
