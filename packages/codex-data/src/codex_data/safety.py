@@ -144,11 +144,12 @@ class Policy:
             return cls(builtin_rules(), source="<built-in>")
         import yaml
 
+        from codex_core.config import read_text_file
+
         path = Path(path)
+        text = read_text_file(path, "safety policy", error=CodexError)  # missing, a folder, not UTF-8: one line
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CodexError(f"{path}: safety policy not found") from None
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" (line {mark.line + 1})" if mark is not None else ""
