@@ -128,34 +128,38 @@ def test_a_malicious_trainer_state_is_refused_on_resume(codex_cli: CLI, run_copy
     assert refused(code, err, state, "not plain tensors and containers", "GLOBAL"), err
 
 
-DAMAGED = {
-    "empty": b"",
-    "random bytes": bytes(range(256)) * 16,
-    "a zip of garbage": b"zip",  # replaced below: a zip whose data.pkl is garbage
-    "a list, not a dict": b"list",  # replaced below: a real torch file of the wrong contents
-}
+FAKES = ["empty", "random bytes", "a zip of garbage", "a list"]
 
 
-def damaged_trainer_state(kind: str) -> bytes:
+def fake(kind: str, name: str) -> bytes:
+    """A file that is not what codex writes as ``name``: empty, random bytes, a zip whose
+    ``data.pkl`` is garbage, or a list (a real torch file or JSON) where a dict belongs."""
+    if kind == "random bytes":
+        return bytes(range(256)) * 16
     if kind == "a zip of garbage":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w") as archive:
             archive.writestr("archive/data.pkl", bytes(range(200, 256)) * 4)
             archive.writestr("archive/version", "3\n")
         return buffer.getvalue()
-    if kind == "a list, not a dict":
-        return torch_bytes([1, 2, 3])
-    return DAMAGED[kind]
+    if kind == "a list":
+        return torch_bytes([1, 2, 3]) if name.endswith(".pt") else b"[1, 2, 3]"
+    return b""
 
 
-@pytest.mark.parametrize("kind", list(DAMAGED))
-def test_a_fake_trainer_state_is_one_line_naming_it(codex_cli: CLI, run_copy: Path, kind: str) -> None:
+@pytest.mark.parametrize(("name", "kind"), [
+    *(("trainer_state.pt", kind) for kind in FAKES),
+    ("model.safetensors", "empty"), ("model.safetensors", "random bytes"),
+    ("rng.json", "random bytes"), ("rng.json", "a list"),
+])
+def test_a_fake_checkpoint_file_is_one_line_naming_it(codex_cli: CLI, run_copy: Path, name: str, kind: str) -> None:
+    """Each with the checksums updated, so it is read rather than caught as damage."""
     checkpoint = run_copy / "checkpoints" / "step-00000030"
-    state = plant(checkpoint, "trainer_state.pt", damaged_trainer_state(kind))
+    file = plant(checkpoint, name, fake(kind, name))
 
     code, _, err = codex_cli("train", "-c", str(run_copy / "config.yaml"), "--resume", str(checkpoint))
 
-    assert refused(code, err, state), err
+    assert refused(code, err, file), err
 
 
 @pytest.mark.slow

@@ -178,28 +178,29 @@ def load_trainer_state(path: Path, map_location: Any = "cpu") -> dict[str, Any]:
     import torch
 
     file = path / TRAINER_STATE
-    hint = "it was not written by codex, or was changed after: resume from another checkpoint, or train from the start"
     try:
         state = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         refused = _UNSUPPORTED_GLOBAL.search(str(exc))
         if refused is None:
             raise CheckpointError(f"checkpoint {file} is not a readable torch file ({_reason(exc)})",
-                                  hint=hint) from None
+                                  hint=_CHANGED) from None
         raise CheckpointError(
             f"checkpoint {file} holds objects that are not plain tensors and containers ({refused.group(1)}); "
-            "codex does not unpickle them, since unpickling can run any code", hint=hint) from None
+            "codex does not unpickle them, since unpickling can run any code", hint=_CHANGED) from None
     except Exception as exc:  # a damaged file trips torch's reader anywhere: EOFError, RuntimeError, IndexError...
-        raise CheckpointError(f"checkpoint {file} is not a readable torch file ({_reason(exc)})", hint=hint) from None
+        raise CheckpointError(f"checkpoint {file} is not a readable torch file ({_reason(exc)})", hint=_CHANGED) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {file} is not a trainer state: it holds a {type(state).__name__}, not a "
-                              f"dict of {', '.join(TRAINER_STATE_KEYS)}", hint=hint)
+                              f"dict of {', '.join(TRAINER_STATE_KEYS)}", hint=_CHANGED)
     missing = [key for key in TRAINER_STATE_KEYS if key not in state]
     if missing:
-        raise CheckpointError(f"checkpoint {file} is not a trainer state: it has no {', '.join(missing)}", hint=hint)
+        raise CheckpointError(f"checkpoint {file} is not a trainer state: it has no {', '.join(missing)}", hint=_CHANGED)
     return dict(state)
 
 
+_CHANGED = "it was not written by codex, or was changed after: resume from another checkpoint, or train from the start"
+"""The hint of a checkpoint file that passed its checksum but is not what codex writes."""
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: (GLOBAL \S+)")
 """How torch's ``weights_only`` unpickler names the callable it refused."""
 _UNPICKLER_ERROR = re.compile(r"WeightsUnpickler error:\s*(\S[^\n]*)")
@@ -214,7 +215,16 @@ def _reason(exc: BaseException) -> str:
 
 
 def load_rng_json(path: Path) -> dict[str, Any]:
-    return dict(json.loads((path / RNG_STATE).read_text()))
+    """The Python and NumPy RNG states of each rank (``rng.json``: ``{"ranks": [...]}``); a file
+    that is not that JSON is one :class:`CheckpointError` line naming it."""
+    file = path / RNG_STATE
+    try:
+        state = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {file} is not readable JSON ({_reason(exc)})", hint=_CHANGED) from None
+    if not isinstance(state, dict) or not isinstance(state.get("ranks"), list):
+        raise CheckpointError(f"checkpoint {file} is not an RNG state: it has no list of ranks", hint=_CHANGED)
+    return dict(state)
 
 
 # -- retention ----------------------------------------------------------------------------
@@ -236,15 +246,26 @@ def prune(checkpoints_dir: Path, *, keep_last: int, keep_best: int, monitor: str
 def read_model_weights(path: Path) -> dict[str, Any]:
     """The weights of the checkpoint's model directory (the base weights, plus the LoRA
     adapter from ``adapter/`` under peft's names)."""
-    from safetensors.torch import load_file
-
     from codex_models.models.model_dir import ADAPTER_DIR
 
-    weights = dict(load_file(str(path / "model.safetensors")))
+    weights = _safetensors(path / "model.safetensors")
     adapter = path / ADAPTER_DIR / "adapter_model.safetensors"
     if adapter.is_file():
-        weights = {**weights, **{f"__adapter__.{k}": v for k, v in load_file(str(adapter)).items()}}
+        weights = {**weights, **{f"__adapter__.{k}": v for k, v in _safetensors(adapter).items()}}
     return weights
+
+
+def _safetensors(file: Path) -> dict[str, Any]:
+    """The tensors of a checkpoint's safetensors ``file``; one :class:`CheckpointError` line
+    naming it when it is not a safetensors file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return dict(load_file(str(file)))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"checkpoint {file} is not a readable safetensors file ({_reason(exc)})",
+                              hint=_CHANGED) from None
 
 
 def match_model_keys(model: Any, weights: dict[str, Any]) -> dict[str, Any]:
