@@ -2,8 +2,10 @@
 
 Any directory that ``AutoModelForCausalLM.from_pretrained`` loads works (a codex model
 directory or checkpoint, or one written by ``save_pretrained``), as long as its weights are
-safetensors. It is loaded with ``local_files_only``: a path that does not exist is an error,
-never a download from the hub. Its tokenizer is the directory's own ``tokenizer.json``,
+safetensors: pickled weights (``pytorch_model.bin``) and model code of its own (``auto_map``)
+are refused with one line, since nothing from the directory is unpickled or run (see
+docs/security.md). It is loaded with ``local_files_only``: a path that does not exist is an
+error, never a download from the hub. Its tokenizer is the directory's own ``tokenizer.json``,
 named in the run config as ``tokenizer: {name: tokenizer-json, params: {path: <same dir>}}``
 (:func:`tokenizer_ref`).
 """
