@@ -58,8 +58,9 @@ def run_tree(corpus: Path) -> dict[str, Any]:
     }
 
 
-def run_main(*args: str) -> tuple[int, str, str]:
-    """``codex ARGS`` through ``codex_core.cli.main`` in this process; callers capture output."""
+def run_main(*args: str) -> int:
+    """The exit status of ``codex ARGS`` run through ``codex_core.cli.main`` in this process
+    (callers capture its output); codex's log handlers are restored after."""
     from codex_core.cli import main
 
     root = logging.getLogger("codex")
@@ -72,7 +73,7 @@ def run_main(*args: str) -> tuple[int, str, str]:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
-    return code, "", ""
+    return code
 
 
 @dataclass
@@ -108,10 +109,10 @@ def build_world(root: Path) -> World:
     os.environ.update({"CODEX_HOME": str(home), "CODEX_RUNS_DIR": str(runs)})
     corpus = _corpus(root / "corpus")
     good = _write(root / "good.yaml", json.dumps(run_tree(corpus), indent=1))
-    code, _, _ = run_main("train", "-c", str(good), "run.name=good")
+    code = run_main("train", "-c", str(good), "run.name=good")
     assert code == 0, "the good run did not train"
     tok = root / "tok.json"
-    code, _, _ = run_main("tokenizer", "train", str(corpus), "--vocab-size", "300", "--min-frequency", "1",
+    code = run_main("tokenizer", "train", str(corpus), "--vocab-size", "300", "--min-frequency", "1",
                           "-o", str(tok))
     assert code == 0 and tok.exists(), "the tokenizer did not train"
     checkpoint = next((runs / "good" / "checkpoints").iterdir())
@@ -143,6 +144,9 @@ def build_world(root: Path) -> World:
     p["tok_wrong"] = _write(bad / "tok_wrong.json", json.dumps({"model": {"type": "BPE", "vocab": 5, "merges": 7}}))
     p["tok_list"] = _write(bad / "tok_list.json", "[1, 2, 3]")
     p["tok_not_utf8"] = _write(bad / "tok_not_utf8.json", b'{"model": "\xe9"}')
+    spec = json.loads(tok.read_text(encoding="utf-8"))
+    del spec["added_tokens"][0]["id"]  # the pure engine reads it; the adapter needs the id
+    p["tok_no_id"] = _write(bad / "tok_no_id.json", json.dumps(spec))
     # model directories (a checkpoint's files, damaged)
     for name, damage in (("model_trunc", "safetensors"), ("model_badconfig", "config"), ("model_binconfig", "bin"),
                          ("model_notok", "tokenizer")):
@@ -180,15 +184,17 @@ def build_world(root: Path) -> World:
 
 @pytest.fixture(scope="session")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """The prepared world (see the module docstring), built once."""
     saved = {k: os.environ.get(k) for k in ("CODEX_HOME", "CODEX_RUNS_DIR")}
     try:
-        yield build_world(tmp_path_factory.mktemp("world"))
-    finally:
+        built = build_world(tmp_path_factory.mktemp("world"))
+    finally:  # the environment of this process as it was, for the tests that follow
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+    yield built
 
 
 @pytest.fixture
@@ -204,7 +210,7 @@ def codex_main(world: World, capsys: pytest.CaptureFixture[str], monkeypatch: py
 
     def run(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        code, _, _ = run_main(*args)
+        code = run_main(*args)
         out, err = capsys.readouterr()
         return code, out, err
 

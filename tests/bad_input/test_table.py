@@ -54,6 +54,7 @@ TOKENIZER_FILES = [
     ("wrong-structure", "tok_wrong", ("tok_wrong.json",)),
     ("a-list", "tok_list", ("tok_list.json",)),
     ("not-utf8", "tok_not_utf8", ("tok_not_utf8.json",)),
+    ("added-token-without-id", "tok_no_id", ("tok_no_id.json",)),
     ("missing", "missing", ("no-such-file.yaml",)),
 ]
 OVERRIDES = [  # invalid override syntax
@@ -65,6 +66,10 @@ OVERRIDES = [  # invalid override syntax
     ("wrong-type", "trainer.max_steps=many", "max_steps"),
     ("out-of-range", "trainer.lr=-1", "trainer.lr"),
     ("unknown-component", "model.name=gpt9", "gpt9"),
+    ("param-wrong-type", "model.params.n_layer=two", "n_layer"),
+    ("param-unknown", "model.params.n_layr=2", "n_layr"),
+    ("param-out-of-range", "model.params.n_head=0", "n_head"),
+    ("dataset-param-wrong-type", "data.params.paths=7", "paths"),
 ]
 SWEEPS = [
     ("no-values", "trainer.lr", "trainer.lr"),
@@ -105,7 +110,8 @@ def _cases() -> list[Case]:
              expect="gpt9"))
     add(case("train-unknown-component", "train", "-c", "{unknown_comp}", "--dry-run", expect="gpt9"))
     for label, text, words in OVERRIDES:
-        if label != "unknown-component":  # config show prints the tree; it does not look components up
+        if label != "unknown-component" and not label.startswith(("param", "dataset-param")):
+            # config show prints the tree: it neither looks components up nor checks their params
             add(case(f"config-show-override-{label}", "config", "show", "-c", "{good_yaml}", text, expect=words))
         add(case(f"config-validate-override-{label}", "config", "validate", "--strict", "-c", "{good_yaml}", text,
                  expect=words))
@@ -266,11 +272,7 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-KNOWN = {  # bad inputs found and not yet handled, by case id, with where the fix belongs
-    "data-prepare-policy-not-utf8": "Policy.load (codex_data/safety.py) reads the policy without "
-                                    "codex_core.config.read_text_file: UnicodeDecodeError",
-    "data-prepare-policy-binary": "as data-prepare-policy-not-utf8",
-}
+KNOWN: dict[str, str] = {}  # bad inputs found and not yet handled: case id -> where the fix belongs (xfail)
 PARAMS = [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=KNOWN[c.id])] if c.id in KNOWN else [])
           for c in CASES]
 

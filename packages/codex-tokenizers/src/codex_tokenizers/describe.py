@@ -22,12 +22,12 @@ def component_name(spec: Any) -> str | None:
 
 def describe(path: str | Path) -> dict[str, Any]:
     from codex_tokenizers.adapter import canonical_json
-    from codex_tokenizers.engine import TokenizerFileError, load_pure, read_tokenizer_json, rust_available
+    from codex_tokenizers.engine import TokenizerFileError, load, read_tokenizer_json, rust_available
 
     file, text, spec = read_tokenizer_json(path)
     engines: dict[str, str] = {}
     try:
-        load_pure(file, text)
+        load(file, "python")
         engines["python"] = "supported"
     except CodexError as exc:
         engines["python"] = f"unsupported: {exc.message.removeprefix(f'{file}: ')}"

@@ -98,7 +98,15 @@ def load(path: str | Path, backend: Backend | str = "auto") -> CodexTokenizer:
             raise TokenizerFileError(f"the tokenizers library cannot load {file}: {exc}") from None
     else:
         impl = load_pure(file, text)
-    return CodexTokenizer(impl, backend=engine, json_text=text, source=file)
+    try:
+        return CodexTokenizer(impl, backend=engine, json_text=text, source=file)
+    except Exception as exc:  # what an engine accepted and the adapter cannot use (an added token with no id)
+        raise _not_a_tokenizer(file, exc) from None
+
+
+def _not_a_tokenizer(file: Path, exc: BaseException) -> TokenizerFileError:
+    return TokenizerFileError(f"{file} is not a valid tokenizer.json ({type(exc).__name__}: {exc})",
+                              hint="the file is corrupt or not a tokenizer; re-create it")
 
 
 def load_pure(file: Path, text: str) -> Any:
@@ -116,5 +124,4 @@ def load_pure(file: Path, text: str) -> Any:
     except RecursionError:
         raise TokenizerFileError(f"{file} nests too deeply to be a tokenizer.json") from None
     except Exception as exc:  # a wrongly shaped file: a missing key, a wrong type, a bad value
-        raise TokenizerFileError(f"{file} is not a valid tokenizer.json ({type(exc).__name__}: {exc})",
-                                 hint="the file is corrupt or not a tokenizer; re-create it") from None
+        raise _not_a_tokenizer(file, exc) from None

@@ -110,7 +110,11 @@ def deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 
 def _load_file(path: Path, origins: dict[str, str], sources: list[str],
                chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    path = path.resolve()
+    try:
+        path = path.resolve()
+    except (OSError, ValueError) as exc:  # a NUL byte in 'extends', a symlink loop
+        via = f" (extended by {chain[-1]})" if chain else ""
+        raise ConfigError(f"invalid config file path {str(path)!r}{via}: {exc}") from None
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ConfigError(f"'extends' cycle: {cycle}")

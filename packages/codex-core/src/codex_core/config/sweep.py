@@ -49,6 +49,8 @@ def parse_sweep(text: str) -> list[str]:
     if not sep or not key.strip() or not values.strip():
         raise ConfigError(f"invalid sweep {text!r}", hint="write --sweep key=v1,v2,...")
     options = [v for v in split_top_level(values) if v != ""]
+    if not options:
+        raise ConfigError(f"sweep {text!r} lists no values", hint="write --sweep key=v1,v2,...")
     out = [f"{key.strip()}={v}" for v in options]
     for item in out:
         parse_override(item)  # fail early on a bad key or value
