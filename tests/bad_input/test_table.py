@@ -10,6 +10,8 @@ a new command without a case fails it. ``pytest -s`` prints handled/total by com
 
 from __future__ import annotations
 
+import io
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ class Case:
     args: tuple[str, ...]
     expect: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    stdin: bytes | None = None
 
     def command(self, commands: set[str]) -> str:
         """The command of ``commands`` (``config show``, ``eval``) that the case runs."""
@@ -36,8 +39,9 @@ class Case:
         return " ".join(words) if " ".join(words) in commands else words[0]
 
 
-def case(id: str, *args: str, expect: tuple[str, ...] | str = (), env: dict[str, str] | None = None) -> Case:
-    return Case(id, args, (expect,) if isinstance(expect, str) else expect, env or {})
+def case(id: str, *args: str, expect: tuple[str, ...] | str = (), env: dict[str, str] | None = None,
+         stdin: bytes | None = None) -> Case:
+    return Case(id, args, (expect,) if isinstance(expect, str) else expect, env or {}, stdin)
 
 
 CONFIG_FILES = [  # (label, placeholder, words the error names)
@@ -144,6 +148,8 @@ def _cases() -> list[Case]:
                  f"{{{name}}}", "hello", expect=words))
         add(case(f"data-prepare-tokenizer-{label}", "data", "prepare", "--dataset", "text", "--dataset-param",
                  "paths=[{corpus}]", "--tokenizer", f"{{{name}}}", "-o", "{out}", expect=words))
+    add(case("tokenizer-encode-stdin-not-utf8", "tokenizer", "encode", "-t", "{tok}", "-", expect="standard input",
+             stdin=b"caf\xe9"))
     add(case("tokenizer-decode-not-an-id", "tokenizer", "decode", "-t", "{tok}", "abc", expect="abc"))
     add(case("tokenizer-decode-out-of-range", "tokenizer", "decode", "-t", "{tok}", "99999999", expect="99999999"))
     add(case("tokenizer-decode-negative", "tokenizer", "decode", "-t", "{tok}", "--", "-1", expect="-1"))
@@ -209,6 +215,8 @@ def _cases() -> list[Case]:
         add(case(f"export-run-{label}", "export", "--run", run, "-o", "{out}", expect=run))
         add(case(f"eval-run-{label}", "eval", "--run", run, "--bootstrap", "0", "--task",
                  "perplexity:split=val", expect=run))
+    add(case("generate-stdin-not-utf8", "generate", "--run", "good", "--max-new-tokens", "1", "-",
+             expect="standard input", stdin=b"caf\xe9"))
     add(case("generate-which-nonsense", "generate", "--run", "good", "--which", "newest", "hi", expect="newest"))
     add(case("generate-which-missing-step", "generate", "--run", "good", "--which", "7", "hi", expect="7"))
     add(case("generate-bad-dtype", "generate", "--run", "good", "--dtype", "fp7", "hi", expect="fp7"))
@@ -290,6 +298,8 @@ def test_bad_input_exits_2_with_one_line_and_changes_no_run(bad: Case, world, fi
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in bad.env.items():
         monkeypatch.setenv(key, fill(value))
+    if bad.stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(bad.stdin), encoding="utf-8"))
     before = tree_hashes(world.runs)
 
     code, out, err = codex_main(*(fill(a) for a in bad.args))
