@@ -163,6 +163,8 @@ def _cases() -> list[Case]:
              expect="dir.yaml"))
     add(case("tokenizer-train-vocab-zero", "tokenizer", "train", "{corpus}", "--vocab-size", "0", "-o",
              "{out}/t.json", expect="vocab-size"))
+    add(case("tokenizer-train-vocab-too-small", "tokenizer", "train", "{corpus}", "--kind", "unigram", "--vocab-size",
+             "2", "-o", "{out}/t.json", expect=("unigram", "vocab size 2")))
     add(case("tokenizer-train-bad-dataset-param", "tokenizer", "train", "--dataset", "text", "--dataset-param",
              "paths=[unclosed", "-o", "{out}/t.json", expect="unclosed"))
     add(case("tokenizer-train-unknown-dataset", "tokenizer", "train", "--dataset", "no-such-dataset", "-o",

@@ -168,7 +168,14 @@ def train(
     trainer = make_trainer(**options)
     assert texts is not None
     seen = [0]
-    tok.train_from_iterator(_counting(texts, seen), trainer)
+    try:
+        tok.train_from_iterator(_counting(texts, seen), trainer)
+    except Exception as exc:
+        if type(exc) is not Exception:  # ours, raised while reading the texts: as it is
+            raise
+        # the library's own refusal, a plain Exception ("The vocabulary is not large enough ...")
+        raise CodexError(f"cannot train a {kind} tokenizer with vocab size {vocab_size}: {exc}",
+                         hint="check the vocab size (it must hold every character of the inputs for unigram)") from None
     if seen[0] == 0:  # a tokenizer of the byte alphabet only: surely not what was meant
         where = f"dataset {dataset!r}" if dataset is not None else ", ".join(inputs) if inputs else "the texts"
         raise CodexError(f"no text to train the tokenizer on in {where} (every document is empty or not UTF-8)",
