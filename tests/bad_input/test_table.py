@@ -273,6 +273,7 @@ def _cases() -> list[Case]:
     add(case("repro-check-zero-steps", "repro", "check", "good", "--steps", "0", expect="steps"))
     # -- the rest ---------------------------------------------------------------------------
     add(case("cache-clear-unknown-entry", "cache", "clear", "no-such-entry", "-y", expect="no-such-entry"))
+    add(case("cache-clear-home-a-file", "cache", "clear", "-y", expect="binary.bin", env={"CODEX_HOME": "{binary}"}))
     add(case("cache-info-home-a-file", "cache", "info", expect="binary.bin", env={"CODEX_HOME": "{binary}"}))
     add(case("completion-unknown-shell", "completion", "tcsh", expect="tcsh"))
     add(case("models-list-extra-argument", "models", "list", "extra", expect="extra"))

@@ -16,6 +16,18 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def _cache_root() -> Path:
+    """The cache root; a file there (a mistyped CODEX_HOME) is an error, not an empty cache."""
+    from codex_core.errors import CodexError
+    from codex_core.runs import cache_root
+
+    root = cache_root()
+    if root.exists() and not root.is_dir():
+        raise CodexError(f"the cache root {root} is a file, not a folder",
+                         hint="point CODEX_HOME at a folder (or unset it for ~/.cache/codex)")
+    return root
+
+
 @click.group()
 def cache() -> None:
     """Inspect or clear the cache ($CODEX_HOME, default ~/.cache/codex)."""
@@ -25,13 +37,7 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info(as_json: bool) -> None:
     """Show the cache root and the size of each entry."""
-    from codex_core.errors import CodexError
-    from codex_core.runs import cache_root
-
-    root = cache_root()
-    if root.exists() and not root.is_dir():
-        raise CodexError(f"the cache root {root} is a file, not a folder",
-                         hint="point CODEX_HOME at a folder (or unset it for ~/.cache/codex)")
+    root = _cache_root()
     entries = sorted(root.iterdir()) if root.is_dir() else []
     sizes = {p.name: _size(p) for p in entries}
     total = sum(sizes.values())
@@ -50,9 +56,8 @@ def info(as_json: bool) -> None:
 def clear(entries: tuple[str, ...], yes: bool) -> None:
     """Delete the cache (or only the named ENTRIES of it)."""
     from codex_core.errors import CodexError
-    from codex_core.runs import cache_root
 
-    root = cache_root()
+    root = _cache_root()
     if not root.is_dir():
         click.echo(f"cache {root} is already empty")
         return
