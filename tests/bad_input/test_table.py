@@ -266,6 +266,7 @@ def _cases() -> list[Case]:
         add(case(f"repro-check-{label}", "repro", "check", run, "--steps", "1", expect=run))
     add(case("runs-rm-no-such-run", "runs", "rm", "no-such-run", "-y", expect="no-such-run"))
     add(case("runs-rm-outside-runs-root", "runs", "rm", "{corpus}", "-y", expect="corpus"))
+    add(case("runs-list-runs-root-a-file", "runs", "list", expect="binary.bin", env={"CODEX_RUNS_DIR": "{binary}"}))
     add(case("runs-list-runs-dir-a-file", "runs", "list", "--runs-dir", "{binary}", expect="binary.bin"))
     add(case("logs-tail-negative-lines", "logs", "tail", "good", "-n", "-3", expect="lines"))
     add(case("logs-export-unknown-target", "logs", "export", "good", "--to", "wandb", expect="wandb"))

@@ -53,14 +53,19 @@ def _listed(run: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_runs_cmd(runs_dir: str | None, as_json: bool) -> None:
     """List runs under the runs root, oldest first."""
+    from codex_core.errors import RunDirError
     from codex_core.runs import list_runs, runs_root
 
+    root = runs_root(runs_dir)
+    if root.exists() and not root.is_dir():  # CODEX_RUNS_DIR naming a file
+        raise RunDirError(f"the runs root {root} is a file, not a folder",
+                          hint="point CODEX_RUNS_DIR (or --runs-dir) at a folder")
     items = [_listed(r) for r in list_runs(runs_dir)]
     if as_json:
         echo_json(items)
         return
     if not items:
-        click.echo(f"no runs under {runs_root(runs_dir)}")
+        click.echo(f"no runs under {root}")
         return
     echo_table(("NAME", "STATUS", "CREATED", "STEP", "CONFIG"),
                [(i["name"], i["status"] + (" (running)" if i["locked"] else ""), i["created_at"],
