@@ -146,6 +146,7 @@ CODE = [
     'token_type = "Bearer"',
     "token_type = 'invalid-mailbox'",  # a word
     'passwd_file = "/etc/passwd"',  # a path
+    "passwd='geheim$parole'",  # no digit: a word or a phrase (a docstring's example)
     'token_url = "https://oauth2.example.com/token"',  # a URL
     "token = tokens[i + 1]",
     "tokens = tokenize.generate_tokens(readline)",
@@ -200,6 +201,7 @@ NOT_RANDOM = [
     f'"sha": "{hashlib.sha1(b"z").hexdigest()}"',
     f'commit = "{hashlib.sha1(b"c").hexdigest()}"',
     f"hashlib.md5(b'a').hexdigest() == '{hashlib.md5(b'a').hexdigest()}'",
+    f"    >>> token_hex(16)\n    '{fake(HEXDIGITS, 32, 3)}'\n",  # a doctest's output
     f'id = "{uuid.UUID(int=random.Random(2).getrandbits(128))}"',
     f"'{string.ascii_letters}' and '{string.ascii_uppercase}234567'",  # alphabets
     "'23025850929940456840179914546843642076011014886'",  # a number

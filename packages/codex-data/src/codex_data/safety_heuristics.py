@@ -46,8 +46,9 @@ _BARE_END = re.compile(r"[^,;()\[\]{}<>]*")
 _NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|[-+]?[0-9][0-9._]*(?:[eE][-+]?[0-9]+)?|0[xX][0-9a-fA-F]+|.*:")
 """A bare value that reads as code: a name or a dotted name (an attribute), a number, or a
 word before a colon (``with_tokens: bool:`` in a docstring)."""
-_WORDS = re.compile(r"[A-Za-z_./:-]+")
-"""A quoted value without digits or other symbols: a word, a name, a path (``"Bearer"``)."""
+_DIGIT = re.compile(r"[0-9]")
+"""A value without a digit is taken for a word or a phrase (``"Bearer"``, ``"invalid-mailbox"``,
+``"/etc/passwd"``, ``'geheim$parole'``): keys and tokens have digits, and so do most passwords."""
 _NOT_A_SECRET = re.compile(
     r"^\[REDACTED|^urn:|^\$|\$[{(]|\{[^}]*\}|%\(|%[sdr]|^<.*>$|\.\.\.|://"  # templates, URLs
     r"|\\[wdsbWDSB]|\(\?|\[[^\]]*-[^\]]*\]"  # a regular expression
@@ -66,9 +67,9 @@ def keyword_patterns(keywords: list[str]) -> tuple[str, ...]:
 
 
 def keyword_check(params: Mapping[str, Any]) -> Check:
-    """A quoted value of ``min_length``+ characters, without whitespace, that is not a plain
-    word, a template, a placeholder or a URL; or a bare value of as many characters that is not
-    an identifier, a dotted name, a number, a call or a subscript (in code, a variable)."""
+    """A value of ``min_length``+ characters with a digit: quoted, without whitespace, not a
+    template, a placeholder or a URL; or bare, not an identifier, a dotted name, a number, a
+    call or a subscript (in code, a variable)."""
     min_length = params["min_length"]
 
     def check(text: str, start: int, end: int) -> tuple[int, int] | None:
@@ -77,14 +78,14 @@ def keyword_check(params: Mapping[str, Any]) -> Check:
             if text[end:end + 1] != quote:
                 return None  # no closing quote: a string with spaces (prose), or cut off
             value = text[start:end]
-            if len(value) < min_length or _WORDS.fullmatch(value) or len(set(value)) < 3:
+            if len(value) < min_length or not _DIGIT.search(value) or len(set(value)) < 3:
                 return None
         else:
             end = _BARE_END.match(text, start, end).end()  # type: ignore[union-attr]  # always matches
             value = text[start:end]
             if len(value) < min_length or text[end:end + 1] in ("(", "[") or _NAME.fullmatch(value):
                 return None
-            if len(set(value)) < 3:
+            if not _DIGIT.search(value) or len(set(value)) < 3:
                 return None
         return None if _NOT_A_SECRET.search(value) else (start, end)
 
@@ -102,6 +103,17 @@ _HASH_CONTEXT = re.compile(
 )
 """The text before a value that says it is a hash: ``sha256:``, ``"integrity": "``,
 ``--hash=sha256:``, ``commit = "``, ``.hexdigest() == '``."""
+_ALONE = re.compile(r"[ \t]*[rRbBuU]{0,2}[\"']")
+
+
+def _doctest_output(text: str, start: int) -> bool:
+    """The string at ``start`` is alone on its line, right after a ``>>>`` or ``...`` line: the
+    output of an example in a docstring (``>>> h.hexdigest()`` then ``'a4337bc4...'``)."""
+    line = text.rfind("\n", 0, start)
+    if line < 0 or not _ALONE.fullmatch(text, line + 1, start):
+        return False
+    previous = text[text.rfind("\n", 0, line) + 1:line].lstrip()
+    return previous.startswith((">>>", "..."))
 
 
 def shannon_entropy(text: str) -> float:
@@ -125,8 +137,8 @@ def _sequential(value: str) -> bool:
 def entropy_check(params: Mapping[str, Any]) -> Check:
     """Hex of ``hex_min_length``+ characters above ``hex_limit`` bits a character, or base64
     of ``base64_min_length``+ above ``base64_limit``; not a number, an alphabet, a UUID, an
-    SRI hash (``sha512-...``) or a value after a hash's name, nor one an ``allow`` regex finds
-    in the line up to the value's end."""
+    SRI hash (``sha512-...``), a value after a hash's name or a doctest's output, nor one an
+    ``allow`` regex finds in the line up to the value's end."""
     b64_limit, hex_limit = params["base64_limit"], params["hex_limit"]
     b64_min, hex_min = params["base64_min_length"], params["hex_min_length"]
     builtin_allow = params["builtin_allow"]
@@ -143,6 +155,7 @@ def entropy_check(params: Mapping[str, Any]) -> Check:
         line = text[max(text.rfind("\n", max(0, start - 200), start) + 1, start - 200):end]
         if builtin_allow and (
             _UUID.fullmatch(value) or _SRI.match(value) or _HASH_CONTEXT.search(line[:len(line) - len(value)])
+            or _doctest_output(text, start)
         ):
             return None
         if any(a.search(line) for a in allow):
