@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 NOBODY = 65534
 AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+WITHOUT_DAC = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"]  # root, bound by file modes
 
 REPRESENTATIVE = {  # top-level command -> (arguments, what the one line names)
     "cache": (["cache", "info"], "binary.bin"),  # with CODEX_HOME a file
@@ -82,16 +83,29 @@ def test_the_real_entry_point_fails_in_one_line(command: str, world, tmp_path: P
 
 
 @pytest.fixture(scope="module")
-def unreadable(world) -> Iterator[Path]:
-    """A folder every user can enter, holding copies of good inputs that only root may read."""
+def unreadable(world) -> Iterator[tuple[Path, list[str]]]:
+    """A folder every user can enter, holding copies of good inputs that the reading process
+    may not read, and the command prefix that runs it: as uid 65534 (the inputs root's) where
+    that uid can run this Python, else as root without the capabilities that override file
+    modes (the inputs then uid 65534's). Both give real EACCES errors."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("reading as another user needs root and setpriv")
     probe = subprocess.run([*AS_NOBODY, sys.executable, "-c", "import codex_core.cli, codex_tokenizers"],
                            capture_output=True, text=True)
-    if probe.returncode != 0:
-        pytest.skip(f"uid {NOBODY} cannot run this Python ({sys.executable}): {probe.stderr.strip()[-200:]}")
+    prefix, reader, owner = (AS_NOBODY, NOBODY, 0) if probe.returncode == 0 else (WITHOUT_DAC, 0, NOBODY)
     root = Path(tempfile.mkdtemp(prefix="codex-unreadable-"))
     try:
+        if prefix is WITHOUT_DAC:
+            theirs = root / "probe"
+            theirs.write_text("x", encoding="utf-8")
+            theirs.chmod(0o600)
+            os.chown(theirs, NOBODY, NOBODY)
+            capless = subprocess.run([*WITHOUT_DAC, sys.executable, "-c", "import sys, codex_core.cli; open(sys.argv[1])",
+                                      str(theirs)], capture_output=True, text=True)
+            theirs.unlink()
+            if "PermissionError" not in capless.stderr:
+                pytest.skip(f"uid {NOBODY} cannot run this Python ({probe.stderr.strip()[-200:]}) and root without "
+                            f"CAP_DAC_OVERRIDE is not refused ({capless.stderr.strip()[-200:]})")
         shutil.copy(world.paths["good_yaml"], root / "run.yaml")
         shutil.copy(world.paths["tok"], root / "tokenizer.json")
         (root / "child.yaml").write_text("extends: run.yaml\n", encoding="utf-8")
@@ -99,15 +113,16 @@ def unreadable(world) -> Iterator[Path]:
         shutil.copytree(world.paths["corpus"], data)
         runs = root / "runs"
         shutil.copytree(world.runs / "good", runs / "good")
-        for path in [root, *root.rglob("*")]:  # readable by all, then the secrets root's alone
+        for path in [root, *root.rglob("*")]:  # readable by all, then the secrets their owner's alone
             path.chmod(0o755 if path.is_dir() else 0o644)
-        own = root / "own"  # where that user may write (the cache, outputs)
+        own = root / "own"  # where the reader may write (the cache, outputs)
         own.mkdir()
-        os.chown(own, NOBODY, NOBODY)
+        os.chown(own, reader, reader)
         for secret in (root / "run.yaml", root / "tokenizer.json", data / "f0.py", runs / "good" / "manifest.json",
                        runs / "good" / "metrics.ndjson"):
             secret.chmod(0o600)
-        yield root
+            os.chown(secret, owner, owner)
+        yield root, prefix
     finally:
         shutil.rmtree(root)
 
@@ -125,13 +140,14 @@ UNREADABLE = {  # case -> (arguments, what the one line names)
 
 
 @pytest.mark.parametrize("case", sorted(UNREADABLE))
-def test_a_file_this_user_may_not_read_fails_in_one_line(case: str, unreadable: Path) -> None:
+def test_a_file_this_user_may_not_read_fails_in_one_line(case: str, unreadable: tuple[Path, list[str]]) -> None:
+    unreadable, prefix = unreadable
     args, word = UNREADABLE[case]
     env = {"CODEX_HOME": str(unreadable / "own" / "home"), "CODEX_RUNS_DIR": str(unreadable / "runs"),
            "HOME": str(unreadable / "own")}
     before = tree_hashes(unreadable / "runs")
 
-    done = codex(*(a.format(root=unreadable) for a in args), env=env, prefix=tuple(AS_NOBODY))
+    done = codex(*(a.format(root=unreadable) for a in args), env=env, prefix=tuple(prefix))
 
     check(done, word)
     assert tree_hashes(unreadable / "runs") == before

@@ -187,11 +187,13 @@ def test_the_run_log_on_a_full_disk_warns_once_instead_of_a_traceback_per_record
     handler = _RunLog(folder / "train.log", encoding="utf-8")
     logger = logging.getLogger("codex.faults.full-log")
     logger.addHandler(handler)
+    logger.propagate = False  # only this handler: what earlier tests left on the parents is not under test
     try:
         for n in range(3):
             logger.warning("record %d", n)
     finally:
         logger.removeHandler(handler)
+        logger.propagate = True
         handler.close()
 
     lines = capfd.readouterr().err.splitlines()
