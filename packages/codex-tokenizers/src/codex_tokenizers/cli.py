@@ -58,16 +58,12 @@ def train(kind: str, vocab_size: int, min_frequency: int, special_tokens: str | 
 @click.argument("text", required=False)
 def encode(path: str, backend: str, as_json: bool, no_special_tokens: bool, text: str | None) -> None:
     """Encode TEXT (or standard input with `-` or no TEXT)."""
-    from codex_core.errors import CodexError
     from codex_tokenizers.engine import load
 
-    if text is None or text == "-":  # bytes, decoded here: how Python decodes stdin depends on the locale
-        raw = sys.stdin.buffer.read()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CodexError(f"standard input is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                             hint="give UTF-8 text") from None
+    if text is None or text == "-":
+        from codex_core.cli.output import read_stdin_text
+
+        text = read_stdin_text()
     tok = load(path, backend)
     enc = tok.encode(text, add_special_tokens=not no_special_tokens)
     if as_json:

@@ -1,5 +1,5 @@
-"""Output helpers for `codex` sub-commands, public so that plugins print the same way:
-JSON (`--json`), plain tables and human sizes."""
+"""Input and output helpers for `codex` sub-commands, public so that plugins behave the same
+way: JSON (`--json`), plain tables, human sizes, and text read from standard input (`-`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_json", "echo_table", "human_size"]
+__all__ = ["echo_json", "echo_table", "human_size", "read_stdin_text"]
 
 
 def echo_json(obj: Any) -> None:
@@ -33,3 +33,18 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+def read_stdin_text(what: str = "standard input") -> str:
+    """Standard input as UTF-8 text, decoded here (how Python decodes stdin depends on the
+    locale); text that is not UTF-8 is one :class:`~codex_core.errors.CodexError` line naming
+    the byte, e.g. ``the prompt on standard input is not UTF-8 text (byte 3: ...)``."""
+    import sys
+
+    from codex_core.errors import CodexError
+
+    raw = sys.stdin.buffer.read()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CodexError(f"{what} is not UTF-8 text (byte {exc.start}: {exc.reason})", hint="give UTF-8 text") from None

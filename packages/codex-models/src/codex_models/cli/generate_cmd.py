@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 
 import click
 
@@ -54,12 +53,9 @@ def generate(model_dir: str | None, run: str | None, which: str, runs_dir: str |
     if not source.is_dir():
         raise CodexError(f"model directory {str(source)!r} does not exist")
     if prompt == "-":
-        raw = sys.stdin.buffer.read()
-        try:
-            prompt = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CodexError(f"the prompt on standard input is not UTF-8 text (byte {exc.start}: {exc.reason})",
-                             hint="give UTF-8 text") from None
+        from codex_core.cli.output import read_stdin_text
+
+        prompt = read_stdin_text("the prompt on standard input")
         prompt = prompt[:-1] if prompt.endswith("\n") else prompt
     prompt = prompt or ""
 
