@@ -75,10 +75,16 @@ def _builtin(name: str, action: Action, replacement: str, params: Any, where: st
 # -- validation ------------------------------------------------------------------------
 def check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     for key in data:
-        if key not in allowed:
-            close = did_you_mean(str(key), allowed)
-            hint = f"did you mean {close!r}?" if close else f"known keys: {', '.join(allowed)}"
-            raise CodexError(f"{where}: unknown key {key!r}", hint=hint)
+        one_of(key, allowed, "key", where, f"known keys: {', '.join(allowed)}")
+
+
+def one_of(value: Any, choices: Any, what: str, where: str, known: str) -> None:
+    """Nothing when ``value`` is one of ``choices``; else one line, ``WHERE: unknown WHAT
+    'VALUE'``, with a did-you-mean hint (``known`` when nothing is close)."""
+    if value in choices:
+        return
+    close = did_you_mean(str(value), choices)
+    raise CodexError(f"{where}: unknown {what} {value!r}", hint=f"did you mean {close!r}?" if close else known)
 
 
 def builtin_names(value: Any, source: str) -> list[str]:
@@ -89,10 +95,7 @@ def builtin_names(value: Any, source: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise CodexError(f"{source}: 'builtin' must be true, false or a list of built-in rule names")
     for name in value:
-        if name not in BUILTIN_RULES:
-            close = did_you_mean(name, BUILTIN_RULES)
-            hint = f"did you mean {close!r}?" if close else f"built-in rules: {', '.join(BUILTIN_RULES)}"
-            raise CodexError(f"{source}: unknown built-in rule {name!r}", hint=hint)
+        one_of(name, BUILTIN_RULES, "built-in rule", source, f"built-in rules: {', '.join(BUILTIN_RULES)}")
     return list(dict.fromkeys(value))
 
 
@@ -113,10 +116,7 @@ def parse_rule(raw: Any, index: int, source: str) -> Rule | None:
         checked = ", ".join(n for n, b in BUILTIN_RULES.items() if b.check)
         raise CodexError(f"{where}: only the built-in rules {checked} take 'params'")
     action = raw.get("action", "redact")
-    if action not in ACTIONS:
-        close = did_you_mean(str(action), ACTIONS)
-        hint = f"did you mean {close!r}?" if close else "use redact, block or allow"
-        raise CodexError(f"{where}: unknown action {action!r}", hint=hint)
+    one_of(action, ACTIONS, "action", where, "use redact, block or allow")
     replacement = _string(raw.get("replacement", ""), "replacement", where)
     if replacement and action != "redact":
         raise CodexError(f"{where}: 'replacement' only applies to redact rules")
@@ -137,10 +137,7 @@ def parse_rule(raw: Any, index: int, source: str) -> Rule | None:
     if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
         raise CodexError(f"{where}: 'flags' must be a list, e.g. [ignorecase]")
     for flag in flags:
-        if flag not in FLAGS:
-            close = did_you_mean(flag, FLAGS)
-            hint = f"did you mean {close!r}?" if close else f"known flags: {', '.join(FLAGS)}"
-            raise CodexError(f"{where}: unknown flag {flag!r}", hint=hint)
+        one_of(flag, FLAGS, "flag", where, f"known flags: {', '.join(FLAGS)}")
     group = raw.get("group", 0)
     if not isinstance(group, int) or isinstance(group, bool) or group < 0:
         raise CodexError(f"{where}: 'group' must be a capture group number (0: the whole match)")
