@@ -65,7 +65,7 @@ PLUGINS = {  # distribution name -> module source
 INCOMPATIBLE = "needs-core-9"
 
 
-def plant_plugin(site: Path, dist: str, source: str, *, requires: str = "codex-core>=0.1,<0.2") -> Path:
+def plant_plugin(site: Path, dist: str, source: str, *, requires: str = "codex-core>=1!0.3,<1!1") -> Path:
     """An installed-looking plugin distribution in ``site`` (a module named after ``dist`` and a
     .dist-info folder with a ``codex`` entry point, as pip leaves them); returns ``site``."""
     import textwrap
@@ -88,7 +88,7 @@ def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None
     for dist, source in PLUGINS.items():
         plant_plugin(site, dist, source)
     plant_plugin(site, INCOMPATIBLE, "raise AssertionError('an incompatible plugin is never imported')\n",
-                 requires="codex-core>=9")
+                 requires="codex-core>=1!9")
     monkeypatch.syspath_prepend(str(site))
     return site
 

@@ -20,7 +20,7 @@ def write_plugin_dist(
     *,
     entry_point: str | None = None,
     version: str = "1.0.0",
-    requires: tuple[str, ...] = ("codex-core>=0.1,<0.2",),
+    requires: tuple[str, ...] = ("codex-core>=1!0.3,<1!1",),
 ) -> Path:
     """An installed-looking distribution in ``site``: a module and a .dist-info folder
     with METADATA and a ``codex`` entry point, as pip would leave it."""

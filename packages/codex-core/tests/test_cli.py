@@ -62,14 +62,14 @@ def test_plugins_list_table_shows_a_row_per_plugin(codex):
 
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "STATUS", "COMPONENTS"]
-    assert any(line.split()[:4] == ["models", "codex-models", "0.1.0", "disabled"] for line in lines)
+    assert any(line.split()[:4] == ["models", "codex-models", "1!0.3.0", "disabled"] for line in lines)
 
 
 def test_version_lists_core_and_plugins(codex):
     result = codex("--version")
 
-    assert result.stdout.startswith("codex-core 0.1.0\n")
-    assert "plugin models: codex-models 0.1.0" in result.stdout
+    assert result.stdout.startswith("codex-core 1!0.3.0\n")
+    assert "plugin models: codex-models 1!0.3.0" in result.stdout
 
 
 def test_a_command_of_a_disabled_package_says_which_package(codex):
@@ -77,7 +77,7 @@ def test_a_command_of_a_disabled_package_says_which_package(codex):
 
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "error: `codex logs` is provided by codex-telemetry 0.1.0, whose plugin is disabled; "
+        "error: `codex logs` is provided by codex-telemetry 1!0.3.0, whose plugin is disabled; "
         "see codex plugins list"
     )
 

@@ -93,20 +93,31 @@ def test_deny_list_matches_the_distribution_name_before_import(plugin_site, monk
 
 
 def test_a_plugin_requiring_another_core_is_incompatible_and_not_imported(plugin_site, monkeypatch):
-    site = plugin_site("future-plugin", "future_plugin_mod", BROKEN, requires=("codex-core>=0.5",))
+    site = plugin_site("future-plugin", "future_plugin_mod", BROKEN, requires=("codex-core>=1!0.5",))
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("CODEX_LOAD_PLUGINS", "future-plugin")
 
     info = next(i for i in PluginManager().infos() if i.name == "future-plugin")
 
     assert info.status == "incompatible"
-    assert "requires codex-core>=0.5" in (info.error or "")
+    assert "requires codex-core>=1!0.5" in (info.error or "")
+
+
+def test_a_plugin_built_for_the_unrelated_epoch_0_codex_core_is_incompatible(plugin_site, monkeypatch):
+    site = plugin_site("old-plugin", "old_plugin_mod", BROKEN, requires=("codex-core>=0.1,<0.2",))
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("CODEX_LOAD_PLUGINS", "old-plugin")
+
+    info = next(i for i in PluginManager().infos() if i.name == "old-plugin")
+
+    assert (info.status, info.error) == (
+        "incompatible", "old-plugin 1.0.0 requires codex-core>=0.1,<0.2, but codex-core 1!0.3.0 is installed")
 
 
 def test_requirements_of_extras_do_not_make_a_plugin_incompatible(plugin_site, monkeypatch):
     source = good("extra_req_mod")
     site = plugin_site("extra-plugin", "extra_req_mod", source,
-                       requires=("codex-core>=0.1,<0.2", 'codex-core>=9; extra == "future"'))
+                       requires=("codex-core>=1!0.3,<1!1", 'codex-core>=9; extra == "future"'))
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.setenv("CODEX_LOAD_PLUGINS", "extra-plugin")
 

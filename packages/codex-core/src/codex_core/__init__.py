@@ -13,7 +13,7 @@ import pluggy
 
 from codex_core.lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "1!0.3.0"
 
 PROJECT_NAME = "codex"
 

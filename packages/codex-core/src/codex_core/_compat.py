@@ -1,7 +1,8 @@
 """Does an installed plugin's distribution accept this codex-core?
 
-A tiny requirement check for the common forms (``codex-core>=0.1,<0.2``) so that start-up
-does not import ``packaging`` (tens of milliseconds); anything unusual is handed to it.
+A tiny requirement check for the common forms (``codex-core>=1!0.3,<1!1``: release numbers
+with an optional PEP 440 epoch) so that start-up does not import ``packaging`` (tens of
+milliseconds); anything unusual (pre-releases, local versions, wildcards) is handed to it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 _REQ = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*\(?(?P<spec>[^;)]*)\)?\s*(?:;(?P<marker>.*))?$"
 )
-_CLAUSE = re.compile(r"^\s*(===|==|!=|~=|>=|<=|>|<)\s*([0-9][0-9.]*)\s*$")
+_CLAUSE = re.compile(r"^\s*(===|==|!=|~=|>=|<=|>|<)\s*((?:[0-9]+!)?[0-9][0-9.]*)\s*$")
+_VERSION = re.compile(r"(?:(?P<epoch>[0-9]+)!)?(?P<release>[0-9]+(?:\.[0-9]+)*)")
 
 
 def dist_headers(dist: Any) -> tuple[str | None, str | None, list[str]]:
@@ -56,16 +58,20 @@ def core_requirement(requires: list[str] | None, core_name: str = "codex-core") 
     return None
 
 
-def _release(version: str) -> tuple[int, ...] | None:
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)*", version):
+def _release(version: str) -> tuple[int, tuple[int, ...]] | None:
+    """``(epoch, release)`` of a plain version (``1!0.3.0`` -> ``(1, (0, 3, 0))``), else None."""
+    match = _VERSION.fullmatch(version.rstrip("."))
+    if match is None:
         return None
-    return tuple(int(p) for p in version.split("."))
+    return int(match["epoch"] or 0), tuple(int(p) for p in match["release"].split("."))
 
 
-def _cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    width = max(len(a), len(b))
-    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
-    return (a > b) - (a < b)
+def _cmp(a: tuple[int, tuple[int, ...]], b: tuple[int, tuple[int, ...]]) -> int:
+    if a[0] != b[0]:
+        return (a[0] > b[0]) - (a[0] < b[0])  # the epoch outranks the release numbers
+    width = max(len(a[1]), len(b[1]))
+    x, y = a[1] + (0,) * (width - len(a[1])), b[1] + (0,) * (width - len(b[1]))
+    return (x > y) - (x < y)
 
 
 def satisfies(version: str, spec: str) -> bool:
@@ -81,7 +87,8 @@ def satisfies(version: str, spec: str) -> bool:
     for clause in clauses:
         assert clause is not None
         op, raw = clause.groups()
-        want = tuple(int(p) for p in raw.rstrip(".").split("."))
+        want = _release(raw)
+        assert want is not None
         c = _cmp(have, want)
         ok = {
             "==": c == 0,
@@ -91,7 +98,7 @@ def satisfies(version: str, spec: str) -> bool:
             "<=": c <= 0,
             ">": c > 0,
             "<": c < 0,
-            "~=": c >= 0 and have[: len(want) - 1] == want[: len(want) - 1],
+            "~=": c >= 0 and have[0] == want[0] and have[1][: len(want[1]) - 1] == want[1][: len(want[1]) - 1],
         }[op]
         if not ok:
             return False

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from codex_core.lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "1!0.3.0"
 
 _LAZY = {
     "CSVLogger": "codex_telemetry.csv_logger",

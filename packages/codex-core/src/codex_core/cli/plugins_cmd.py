@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from codex_core._imports import import_object
 from codex_core.cli.output import echo_json, echo_table
 from codex_core.registry import KINDS
 
+# Sub-commands kept in modules of their own, imported only when used (or listed by --help),
+# so that `codex plugins list` stays as cheap as it was.
+LAZY_SUBCOMMANDS = {
+    "new": "codex_core.cli.plugins_new:new",
+    "install": "codex_core.cli.plugins_install:install",
+    "uninstall": "codex_core.cli.plugins_install:uninstall",
+}
 
-@click.group()
+
+class _PluginsGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Any:
+        if cmd_name in LAZY_SUBCOMMANDS and cmd_name not in self.commands:
+            self.add_command(import_object(LAZY_SUBCOMMANDS[cmd_name]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_PluginsGroup)
 def plugins() -> None:
-    """Inspect installed plugins and the components they register."""
+    """Inspect, scaffold, install and uninstall plugins."""
 
 
 @plugins.command("list")
