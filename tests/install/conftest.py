@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,13 +52,21 @@ def core_venv(core_venv_fresh: Venv, core_install: dict) -> Venv:
 
 
 @pytest.fixture(scope="session")
-def full_install(tmp_path_factory: pytest.TempPathFactory, dist_dir: Path) -> Iterator[tuple[Venv, dict]]:
+def full_install(tmp_path_factory: pytest.TempPathFactory, dist_dir: Path) -> tuple[Venv, dict, list[dict]]:
+    """``pip install codex-core codex-models`` into a fresh venv: the venv, pip's report, and
+    ``codex plugins list --json`` right after it."""
     env = make_venv(tmp_path_factory.mktemp("full-venv"), dist_dir)
-    yield env, env.pip_install("codex-core", "codex-models")
+    report = env.pip_install("codex-core", "codex-models")
+    listed = env.codex("plugins", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    return env, report, json.loads(listed.stdout)
 
 
 @pytest.fixture(scope="session")
-def full_venv(full_install: tuple[Venv, dict]) -> Venv:
-    """A venv with ``codex-core codex-models`` (and so codex-data, torch, transformers) from the
-    built wheels. Tests add plugins to it; each removes what it added unless noted."""
-    return full_install[0]
+def full_venv(full_install: tuple[Venv, dict, list[dict]]) -> Venv:
+    """The venv of ``full_install`` with codex-tokenizers added (so ``codex train`` has its
+    tokenizers): codex-core, -tokenizers, -data, -models and torch, all from the built wheels.
+    Tests add plugins to it; each removes what it added."""
+    env = full_install[0]
+    env.pip_install("codex-tokenizers")
+    return env
