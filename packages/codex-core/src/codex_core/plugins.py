@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -41,7 +43,9 @@ class PluginInfo:
     module: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self, components: dict[str, list[str]]) -> dict[str, Any]:
+    def as_dict(self, components: dict[str, list[str]], installed_by: str | None = None) -> dict[str, Any]:
+        """The object ``codex plugins list --json`` prints for this plugin; ``installed_by`` is
+        :data:`INSTALLED_BY` when its distribution is in :func:`read_install_record`, else None."""
         return {
             "name": self.name,
             "distribution": self.distribution,
@@ -50,7 +54,47 @@ class PluginInfo:
             "error": self.error,
             "components": components,
             "warnings": list(self.warnings),
+            "installed_by": installed_by,
         }
+
+
+INSTALLED_BY = "codex plugins install"
+"""The ``installed_by`` value of a plugin whose distribution that command installed."""
+
+
+def install_record_path() -> Path:
+    """The record of what ``codex plugins install`` installed into this environment:
+    ``<sys.prefix>/share/codex/installed-plugins.json``. It lives in the environment, not in
+    the user's home, because it describes the environment (another venv has its own)."""
+    return Path(sys.prefix, "share", "codex", "installed-plugins.json")
+
+
+def read_install_record() -> dict[str, dict[str, Any]]:
+    """``{normalised distribution name: entry}`` of the distributions ``codex plugins install``
+    installed here (each entry: ``distribution``, ``version``, ``plugins``: its entry-point names,
+    ``requested``: named on the command line rather than pulled in as a dependency).
+    Empty when there is no record. A record that cannot be read, or is not what codex writes,
+    is a warning and counts as empty (the next install or uninstall writes a new one). Cheap:
+    one small file, read by every ``codex plugins list``."""
+    path = install_record_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read %s (%s); plugins are listed without the mark of codex plugins install", path, exc)
+        return {}
+    import json
+
+    try:
+        installed = json.loads(text)["installed"]
+        if not isinstance(installed, dict) or not all(isinstance(e, dict) for e in installed.values()):
+            raise TypeError("'installed' is not an object of objects")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring %s: not the record codex plugins install writes (%s: %s); the next install "
+                    "or uninstall replaces it", path, type(exc).__name__, exc)
+        return {}
+    return {normalize(str(name)): entry for name, entry in installed.items()}
 
 
 def _env_list(var: str) -> set[str] | None:

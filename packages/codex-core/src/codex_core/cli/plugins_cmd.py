@@ -39,10 +39,13 @@ def plugins() -> None:
 @click.option("--kind", type=click.Choice(KINDS), help="Only plugins with components of this kind.")
 def list_plugins(as_json: bool, kind: str | None) -> None:
     """List plugins: distribution, version, status (ok, error, disabled, incompatible),
-    error text and components by kind."""
-    from codex_core.plugins import get_plugin_manager
+    error text and components by kind. Plugins that `codex plugins install` installed are
+    marked (an INSTALLED BY column; "installed_by" in the JSON)."""
+    from codex_core._compat import normalize
+    from codex_core.plugins import INSTALLED_BY, get_plugin_manager, read_install_record
 
     manager = get_plugin_manager()
+    record = read_install_record()
     entries = []
     for info in manager.infos():
         components = manager.component_table(info)
@@ -50,18 +53,24 @@ def list_plugins(as_json: bool, kind: str | None) -> None:
             if kind not in components:
                 continue
             components = {kind: components[kind]}
-        entries.append(info.as_dict(components))
+        marked = info.distribution is not None and normalize(info.distribution) in record
+        entries.append(info.as_dict(components, installed_by=INSTALLED_BY if marked else None))
     if as_json:
         echo_json(entries)
         return
     if not entries:
         click.echo("no plugins" + (f" with {kind} components" if kind else " installed"))
         return
+    # The INSTALLED BY column appears only when some plugin has the mark, as pip list's
+    # editable-location column does, so the usual table keeps its columns.
+    mark = any(e["installed_by"] for e in entries)
     rows = []
     for e in entries:
         comps = "; ".join(f"{k}: {', '.join(v)}" for k, v in e["components"].items())
-        rows.append((e["name"], e["distribution"] or "-", e["version"] or "-", e["status"], comps))
-    echo_table(("NAME", "DISTRIBUTION", "VERSION", "STATUS", "COMPONENTS"), rows)
+        by = ("codex" if e["installed_by"] else "-",) if mark else ()
+        rows.append((e["name"], e["distribution"] or "-", e["version"] or "-", e["status"], *by, comps))
+    headers = ("NAME", "DISTRIBUTION", "VERSION", "STATUS", *(("INSTALLED BY",) if mark else ()), "COMPONENTS")
+    echo_table(headers, rows)
     for e in entries:
         if e["error"]:
             click.echo(f"{e['name']}: {e['status']}: {e['error']}")
