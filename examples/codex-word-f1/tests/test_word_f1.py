@@ -30,3 +30,15 @@ def test_merge_combines_two_ranks(register_codex_plugin, codex_registry):
     rank0.merge(rank1)
 
     assert rank0.compute() == {"word_f1": 0.5}
+
+
+def test_it_scores_text_and_gives_per_sample_statistics(register_codex_plugin, codex_registry):
+    from codex_core.protocols import metric_inputs
+
+    register_codex_plugin(plugin, "word-f1")
+    metric = codex_registry.build("metric", "word-f1", {"lowercase": False})
+    metric.update(["The cat", "x", "a b"], ["the cat", "x", ["c", "a b", "a"]])
+
+    assert metric_inputs(metric) == {"text"}
+    assert metric.sample_stats() == [0.5, 1.0, 1.0]  # the best of several references counts
+    assert metric.compute() == metric.compute_from(metric.sample_stats()) == {"word_f1": 2.5 / 3}

@@ -46,7 +46,7 @@ def test_plugins_list_json_has_the_documented_shape(codex):
     assert result.returncode == 0
     assert entries, "the sibling packages are installed in the test environment"
     for entry in entries:
-        assert set(entry) == {"name", "distribution", "version", "status", "error", "components", "warnings"}
+        assert set(entry) == {"name", "distribution", "version", "status", "error", "components", "warnings", "installed_by"}
         assert entry["status"] in {"ok", "error", "disabled", "incompatible"}
         assert all(isinstance(names, list) for names in entry["components"].values())
 
