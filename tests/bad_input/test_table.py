@@ -279,6 +279,11 @@ def _cases() -> list[Case]:
     add(case("completion-unknown-shell", "completion", "tcsh", expect="tcsh"))
     add(case("models-list-extra-argument", "models", "list", "extra", expect="extra"))
     add(case("plugins-list-unknown-kind", "plugins", "list", "--kind", "widget", expect="widget"))
+    add(case("plugins-install-first-party", "plugins", "install", "codex-core", expect=("codex-core", "pinned")))
+    add(case("plugins-install-torch", "plugins", "install", "torch==2.0", expect=("torch", "pinned")))
+    add(case("plugins-install-missing-wheel", "plugins", "install", "./no-such-plugin-1.0-py3-none-any.whl",
+             expect="no-such-plugin-1.0-py3-none-any.whl"))
+    add(case("plugins-uninstall-not-installed", "plugins", "uninstall", "no-such-plugin-xyz", expect="no-such-plugin-xyz"))
     add(case("unknown-command", "trian", expect="train"))
     return out
 

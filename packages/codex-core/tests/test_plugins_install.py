@@ -138,7 +138,7 @@ def test_installing_a_codex_package_is_refused_with_how_to_upgrade_codex(codex, 
     assert result.returncode == 2
     assert result.stderr.startswith(f"error: refusing to install {name}: ")
     assert "is installed and pinned" in result.stderr
-    assert "upgrade codex with pip itself: python -m pip install -U codex-core" in result.stderr
+    assert "python -m pip install -U --find-links DIR codex-core" in result.stderr
 
 
 def test_installing_torch_is_refused(codex):

@@ -146,9 +146,10 @@ def _check_inputs(names: tuple[str, ...], editables: tuple[str, ...], find_links
             how = "change torch with pip itself (python -m pip install torch==VERSION), then check the plugins " \
                   "with codex plugins list"
         elif here is not None:
-            how = f"upgrade codex with pip itself: python -m pip install -U {upgrade}"
+            how = (f"upgrade codex with pip itself, from your wheels or private index: python -m pip install -U "
+                   f"--find-links DIR {upgrade} (docs/install.md)")
         else:
-            how = f"install it with pip itself: python -m pip install {name}"
+            how = f"install it with pip itself, from your wheels or private index: python -m pip install --find-links DIR {name}"
         errors.append(CodexError(f"refusing to install {arg}: {why}", hint=how))
     for link in find_links:
         if "://" not in link and not Path(link).exists():
