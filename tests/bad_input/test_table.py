@@ -283,6 +283,9 @@ def _cases() -> list[Case]:
     add(case("plugins-install-torch", "plugins", "install", "torch==2.0", expect=("torch", "pinned")))
     add(case("plugins-install-missing-wheel", "plugins", "install", "./no-such-plugin-1.0-py3-none-any.whl",
              expect="no-such-plugin-1.0-py3-none-any.whl"))
+    add(case("plugins-new-bad-name", "plugins", "new", "bad name!", "-o", "{dir_yaml}", expect="bad name!"))
+    add(case("plugins-new-unknown-kind", "plugins", "new", "acme", "--kind", "metric,widget", "-o", "{dir_yaml}",
+             expect="widget"))
     add(case("plugins-uninstall-not-installed", "plugins", "uninstall", "no-such-plugin-xyz", expect="no-such-plugin-xyz"))
     add(case("unknown-command", "trian", expect="train"))
     return out
