@@ -96,23 +96,37 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def write_stand_in_wheel(folder: Path, version: str) -> Path:
-    """A wheel named ``codex-core`` that is not ours: installing it would be the dependency
-    confusion the version scheme exists to prevent (its module says so when imported)."""
-    info = f"codex_core-{version}.dist-info"
+def write_wheel(folder: Path, name: str, version: str, *, requires: tuple[str, ...] = (),
+                plugin: str | None = None, init: str = "", summary: str = "") -> Path:
+    """A minimal pure-Python wheel of one package (``name`` with ``_``), valid for pip: METADATA
+    with ``requires``, a ``codex`` entry point named ``plugin`` (if given) to that package, and
+    a RECORD with hashes."""
+    stem = name.replace("-", "_")
+    info = f"{stem}-{version}.dist-info"
+    meta = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
+    meta += [f"Summary: {summary}\n"] if summary else []
+    meta += [f"Requires-Dist: {r}\n" for r in requires]
     files = {
-        "codex_core/__init__.py": f'STAND_IN = True\n__version__ = "{version}"\n'.encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: codex-core\nVersion: {version}\n"
-                            "Summary: stand-in for the unrelated project of this name\n".encode(),
+        f"{stem}/__init__.py": init.encode(),
+        f"{info}/METADATA": "".join(meta).encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: codex-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
-    path = folder / f"codex_core-{version}-py3-none-any.whl"
+    if plugin is not None:
+        files[f"{info}/entry_points.txt"] = f"[codex]\n{plugin} = {stem}\n".encode()
+    path = folder / f"{stem}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w") as whl:
-        for name, data in files.items():
-            whl.writestr(name, data)
+        for member, data in files.items():
+            whl.writestr(member, data)
         record = [_record_line(n, d) for n, d in files.items()] + [f"{info}/RECORD,,"]
         whl.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return path
+
+
+def write_stand_in_wheel(folder: Path, version: str) -> Path:
+    """A wheel named ``codex-core`` that is not ours: installing it would be the dependency
+    confusion the version scheme exists to prevent (its module says so when imported)."""
+    return write_wheel(folder, "codex-core", version, init=f'STAND_IN = True\n__version__ = "{version}"\n',
+                       summary="stand-in for the unrelated project of this name")
 
 
 def make_venv(root: Path, dist_dir: Path) -> Venv:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import pytest
+from install_env import write_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -29,20 +29,7 @@ def pinned_lines(lines: list[str]) -> list[str]:
 
 def plugin_wheel(folder: Path, name: str, requires: str) -> Path:
     """A codex plugin wheel whose only dependency is ``requires``."""
-    stem = name.replace("-", "_")
-    info = f"{stem}-0.1.0.dist-info"
-    files = {
-        f"{stem}/__init__.py": "",
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\nRequires-Dist: {requires}\n",
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: codex-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{info}/entry_points.txt": f"[codex]\n{name} = {stem}\n",
-    }
-    path = folder / f"{stem}-0.1.0-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as whl:
-        for member, text in files.items():
-            whl.writestr(member, text)
-        whl.writestr(f"{info}/RECORD", "".join(f"{m},,\n" for m in [*files, f"{info}/RECORD"]))
-    return path
+    return write_wheel(folder, name, "0.1.0", requires=(requires,), plugin=name)
 
 
 def test_the_example_plugin_installs_marked_and_uninstalls_leaving_codex_and_torch_alone(full_venv, dist_dir):

@@ -118,4 +118,4 @@ def test_codex_core_and_codex_models_add_the_models_plugin(full_install, dist_di
     plugins = {p["distribution"]: (p["version"], p["status"]) for p in listed}
     assert plugins == {"codex-data": (VERSION, "ok"), "codex-models": (VERSION, "ok")}
     models = env.codex("models", "list", "--json")
-    assert models.returncode == 0 and "gpt2" in {m["name"] for m in json.loads(models.stdout)}, models.stderr
+    assert models.returncode == 0 and "gpt2" in {m["family"] for m in json.loads(models.stdout)}, models.stderr
