@@ -38,8 +38,10 @@ DEFAULT_CHAT_TEMPLATE = (
     "{{ '<|' + message['role'] + '|>\\n' + message['content'] }}"
     "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}"
     "{{ '\\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}"
 )
-"""``<|role|>\\n`` + content per message, ``eos_token`` after each assistant message."""
+"""``<|role|>\\n`` + content per message, ``eos_token`` after each assistant message; with
+``add_generation_prompt`` (generation, never training) it ends with ``<|assistant|>\\n``."""
 
 ROLES = ("system", "user", "assistant")
 IGNORE_INDEX = -100
@@ -118,6 +120,19 @@ class ChatTemplate:
         except TemplateError as exc:
             raise BadRow("template error", str(exc)) from None
         return text, self._spans(text, messages)
+
+    def prompt(self, messages: list[dict[str, Any]]) -> str:
+        """The text a model continues to answer ``messages``: the conversation rendered with
+        ``add_generation_prompt=True`` (the assistant turn opened, as for generation). A
+        template error is a :class:`CodexError` naming it."""
+        from jinja2 import TemplateError
+
+        try:
+            return self._template.render(
+                messages=messages, add_generation_prompt=True, bos_token=self.bos_token, eos_token=self.eos_token
+            )
+        except TemplateError as exc:
+            raise CodexError(f"the chat template failed on these messages: {exc}") from None
 
     def _spans(self, text: str, messages: list[dict[str, Any]]) -> list[Span]:
         # Find each message's content in order, after the previous one, so that an
