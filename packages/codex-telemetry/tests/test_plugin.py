@@ -7,7 +7,7 @@ from codex_core.registry import Registry
 
 
 def test_the_entry_point_registers_the_loggers(codex_installed_registry: Registry) -> None:
-    assert sorted(codex_installed_registry.by_plugin("telemetry")["logger"]) == ["console", "csv", "mlflow", "tensorboard"]
+    assert sorted(codex_installed_registry.by_plugin("telemetry")["logger"]) == ["console", "csv", "mlflow", "tensorboard", "wandb"]
 
 
 def test_the_default_run_config_loggers_validate(codex_installed_registry: Registry) -> None:

@@ -1,5 +1,5 @@
 """``codex logs``: read a run's ``metrics.ndjson`` — tail it, summarise, compare, plot, and
-export it to MLflow after the fact. RUN is a run directory, a run name under the runs root,
+export it to MLflow or W&B after the fact. RUN is a run directory, a run name under the runs root,
 or ``latest``.
 
 Summary rule: a metric's *final* value is the last one logged; its *best* is the minimum
@@ -161,8 +161,9 @@ def _checkpoints(run: RunDir) -> list[dict[str, Any]]:
             for info in run.checkpoints(warn=True)]
 
 
-def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Final and best value of every metric, throughput, time, tokens, status and checkpoints."""
+def summarize_rows(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{name: {final, final_step, best, best_step, mode}}`` of every metric in ``rows``
+    (metrics.ndjson rows: ``{"step": .., "metrics": {..}}``); see the module docstring."""
     metrics: dict[str, dict[str, Any]] = {}
     for row in rows:
         for name, value in row.get("metrics", {}).items():
@@ -174,6 +175,12 @@ def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             best = entry["best"]
             if best is None or (value < best if entry["mode"] == "min" else value > best):
                 entry["best"], entry["best_step"] = value, row["step"]
+    return metrics
+
+
+def summarize(run: RunDir, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Final and best value of every metric, throughput, time, tokens, status and checkpoints."""
+    metrics = summarize_rows(rows)
     speeds = [row["metrics"]["train/tokens_per_s"] for row in rows
               if row.get("metrics", {}).get("train/tokens_per_s") is not None]
     elapsed = metrics.get("train/elapsed_s", {}).get("final")
@@ -289,40 +296,74 @@ def plot(runs: tuple[str, ...], output: str, runs_dir: str | None) -> None:
 
 
 # -- export -----------------------------------------------------------------------------
+_MLFLOW_ONLY = ("tracking_uri", "experiment")
+_WANDB_ONLY = ("project", "entity", "mode")
+
+
+def _option_name(param: str) -> str:
+    return "--" + param.replace("_", "-")
+
+
 @logs.command()
 @click.argument("run")
-@click.option("--to", "target", type=click.Choice(["mlflow"]), required=True, help="Where to send the metrics.")
+@click.option("--to", "target", type=click.Choice(["mlflow", "wandb"]), required=True,
+              help="Where to send the metrics: an MLflow store or a W&B run.")
 @click.option("--tracking-uri", help="MLflow tracking store (default: the mlflow logger's, "
-                                     "sqlite:///<runs root>/mlflow.db).")
-@click.option("--experiment", help="MLflow experiment (default: the mlflow logger's, codex).")
-@click.option("--run-name", help="MLflow run name (default: the run's name).")
+                                     "sqlite:///<runs root>/mlflow.db). Only with --to mlflow.")
+@click.option("--experiment", help="MLflow experiment (default: the mlflow logger's, codex). Only with --to mlflow.")
+@click.option("--run-name", help="MLflow or W&B run name (default: the run's name).")
+@click.option("--project", help="W&B project (default: the wandb logger's: $WANDB_PROJECT, else codex). "
+                                "Only with --to wandb.")
+@click.option("--entity", help="W&B entity (default: $WANDB_ENTITY, else W&B's default). Only with --to wandb.")
+@click.option("--mode", type=click.Choice(["offline", "online"]),
+              help="W&B mode (default: offline; WANDB_MODE wins when set). Only with --to wandb.")
 @_runs_dir
 @_as_json
 def export(run: str, target: str, tracking_uri: str | None, experiment: str | None, run_name: str | None,
-           runs_dir: str | None, as_json: bool) -> None:
-    """Send a run's metrics.ndjson to MLflow after the fact (with its config as params).
+           project: str | None, entity: str | None, mode: str | None, runs_dir: str | None, as_json: bool) -> None:
+    """Send a run's metrics.ndjson to MLflow or W&B after the fact (with its config).
 
-    The same MLflow logger a training run uses does the writing, so its store defaults
-    apply. Exporting a run again replaces the metrics of the MLflow run it was sent to.
+    The same logger a training run uses does the writing, so its defaults apply. Exporting
+    a run again to MLflow replaces the metrics of the MLflow run it was sent to; to W&B, it
+    continues the same W&B run and sends only the rows after the last step that run holds.
     """
+    given = {"tracking_uri": tracking_uri, "experiment": experiment, "project": project, "entity": entity,
+             "mode": mode}
+    wrong = [name for name in (_WANDB_ONLY if target == "mlflow" else _MLFLOW_ONLY) if given[name] is not None]
+    if wrong:
+        raise click.UsageError(f"{', '.join(map(_option_name, wrong))} cannot be used with --to {target} "
+                               f"(options of --to {'wandb' if target == 'mlflow' else 'mlflow'})")
+    found = _resolve(run, runs_dir)
+    rows = _rows(found)
+    if target == "mlflow":
+        _export_mlflow(found, rows, tracking_uri, experiment, run_name, as_json)
+    else:
+        _export_wandb(found, rows, {"project": project, "entity": entity, "mode": mode, "name": run_name}, as_json)
+
+
+def _run_config(found: RunDir) -> dict[str, Any] | None:
     import yaml
 
+    config = yaml.safe_load(found.config_path.read_text(encoding="utf-8")) if found.config_path.exists() else None
+    return config if isinstance(config, dict) and config else None
+
+
+def _export_mlflow(found: RunDir, rows: list[dict[str, Any]], tracking_uri: str | None, experiment: str | None,
+                   run_name: str | None, as_json: bool) -> None:
     from codex_core.context import BuildContext
     from codex_core.errors import CodexError
     from codex_core.plugins import get_plugin_manager
     from codex_telemetry.mlflow_logger import MLflowLogger
     from codex_telemetry.params import MLflowLoggerParams
 
-    found = _resolve(run, runs_dir)
-    rows = _rows(found)
     chosen = {"tracking_uri": tracking_uri, "experiment": experiment, "run_name": run_name}
     params = MLflowLoggerParams(**{k: v for k, v in chosen.items() if v is not None})
     logger = MLflowLogger(params, BuildContext(registry=get_plugin_manager().registry, run_dir=found.path))
     try:
         if logger.resumed_run:  # exported (or logged) before: replace what that MLflow run has
             logger.resume(min(row["step"] for row in rows) - 1)
-        config = yaml.safe_load(found.config_path.read_text(encoding="utf-8")) if found.config_path.exists() else None
-        if isinstance(config, dict) and config:
+        config = _run_config(found)
+        if config:
             logger.log_params(config)
         for row in rows:
             logger.log_metrics(row.get("metrics", {}), row["step"])
@@ -330,7 +371,7 @@ def export(run: str, target: str, tracking_uri: str | None, experiment: str | No
         logger.close()
     except (RuntimeError, OSError) as exc:
         raise CodexError(f"exporting run {found.name} to mlflow failed: {exc}") from None
-    info = {"run": found.name, "rows": len(rows), "to": target, "tracking_uri": logger.tracking_uri,
+    info = {"run": found.name, "rows": len(rows), "to": "mlflow", "tracking_uri": logger.tracking_uri,
             "experiment": logger.experiment, "run_id": logger.run_id, "replaced": logger.resumed_run}
     if as_json:
         echo_json(info)
@@ -338,3 +379,42 @@ def export(run: str, target: str, tracking_uri: str | None, experiment: str | No
     click.echo(f"exported {info['rows']} rows of run {found.name} to mlflow {info['tracking_uri']} "
                f"(experiment {info['experiment']}, run {info['run_id']}"
                + (", replacing its metrics)" if info["replaced"] else ")"))
+
+
+def _export_wandb(found: RunDir, rows: list[dict[str, Any]], chosen: dict[str, str | None], as_json: bool) -> None:
+    from codex_core.context import BuildContext
+    from codex_core.errors import CodexError
+    from codex_core.plugins import get_plugin_manager
+    from codex_telemetry.params import WandbLoggerParams
+    from codex_telemetry.wandb_logger import WandbLogger
+
+    params = WandbLoggerParams(**{k: v for k, v in chosen.items() if v is not None})
+    logger = WandbLogger(params, BuildContext(registry=get_plugin_manager().registry, run_dir=found.path))
+    held = logger.held_step
+    try:
+        if logger.resumed_run:  # sent before (exported, or trained with the wandb logger): skip what it holds
+            logger.resume(min(row["step"] for row in rows) - 1)
+        config = _run_config(found)
+        if config:
+            logger.log_params(config)
+        for row in rows:
+            logger.log_metrics(row.get("metrics", {}), row["step"])
+        logger.log_artifact(found.metrics_path)
+        logger.close()
+    except (RuntimeError, OSError) as exc:
+        raise CodexError(f"exporting run {found.name} to wandb failed: {type(exc).__name__}: {exc}") from None
+    sent = [row for row in rows if held is None or row["step"] > held]
+    info = {"run": found.name, "rows": len(rows), "sent": len(sent), "to": "wandb", "mode": logger.mode,
+            "project": logger.project, "run_id": logger.run_id, "dir": str(logger.dir / "wandb"),
+            "resumed": logger.resumed_run, "held_step": held}
+    if as_json:
+        echo_json(info)
+        return
+    where = f"{logger.mode} run {logger.run_id} (project {logger.project}) in {info['dir']}"
+    if logger.resumed_run:
+        click.echo(f"exported {info['sent']} of {info['rows']} rows of run {found.name} to wandb: {where}, "
+                   "continued" + (f" (it held steps up to {held})" if held is not None else ""))
+    else:
+        click.echo(f"exported {info['rows']} rows of run {found.name} to wandb: {where}")
+    if logger.mode == "offline":
+        click.echo(f"upload with: wandb sync {info['dir']}/offline-run-*-{logger.run_id}*")

@@ -72,3 +72,31 @@ class ConsoleLoggerParams(BaseModel):
     )
     system: bool = Field(False, description="print system/* metrics too (left out by default)")
     stream: Literal["stdout", "stderr"] = Field("stdout", description="where the lines go")
+
+
+class WandbLoggerParams(BaseModel):
+    """Params of the ``wandb`` logger (Weights & Biases)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["offline", "online", "disabled"] = Field(
+        "offline",
+        description="offline: write the W&B run to files only (upload later with `wandb sync`); online: "
+        "send it to the W&B server as well; disabled: log nothing. WANDB_MODE in the environment wins when set",
+    )
+    project: str | None = Field(
+        None, min_length=1, description="the W&B project; default: $WANDB_PROJECT, else codex"
+    )
+    entity: str | None = Field(
+        None, min_length=1, description="the W&B entity (user or team); default: $WANDB_ENTITY, else W&B's default"
+    )
+    name: str | None = Field(None, min_length=1, description="the W&B run name; default: the run directory's name")
+    tags: list[str] = Field(default_factory=list, description="tags of the W&B run")
+    group: str | None = Field(None, min_length=1, description="the W&B run group (e.g. a sweep or an ablation)")
+    notes: str | None = Field(None, description="a description of the W&B run")
+    dir: str | None = Field(
+        None,
+        description="the folder in which W&B makes its wandb/ folder; default: the one the run's W&B run "
+        "is in (wandb_run.json), else the run directory. A relative path is taken relative to the run "
+        "directory when there is one",
+    )

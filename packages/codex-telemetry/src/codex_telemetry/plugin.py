@@ -41,6 +41,13 @@ def codex_register_loggers(register: RegisterFn) -> None:
         description="an MLflow run (default store sqlite:///<runs root>/mlflow.db); extra codex-telemetry[mlflow]",
     )
     register(
+        "wandb",
+        "codex_telemetry.wandb_logger:WandbLogger",
+        config="codex_telemetry.params:WandbLoggerParams",
+        description="a Weights & Biases run, offline by default (files in <run dir>/wandb; upload with "
+        "wandb sync); extra codex-telemetry[wandb]",
+    )
+    register(
         "console",
         "codex_telemetry.console_logger:ConsoleLogger",
         config="codex_telemetry.params:ConsoleLoggerParams",
