@@ -269,7 +269,9 @@ def _cases() -> list[Case]:
     add(case("runs-list-runs-root-a-file", "runs", "list", expect="binary.bin", env={"CODEX_RUNS_DIR": "{binary}"}))
     add(case("runs-list-runs-dir-a-file", "runs", "list", "--runs-dir", "{binary}", expect="binary.bin"))
     add(case("logs-tail-negative-lines", "logs", "tail", "good", "-n", "-3", expect="lines"))
-    add(case("logs-export-unknown-target", "logs", "export", "good", "--to", "wandb", expect="wandb"))
+    add(case("logs-export-unknown-target", "logs", "export", "good", "--to", "neptune", expect="neptune"))
+    add(case("logs-export-wandb-option-to-mlflow", "logs", "export", "good", "--to", "mlflow", "--project", "x",
+             expect="--project"))
     add(case("logs-plot-output-a-dir", "logs", "plot", "good", "-o", "{dir_yaml}", expect="dir.yaml"))
     add(case("repro-check-zero-steps", "repro", "check", "good", "--steps", "0", expect="steps"))
     # -- the rest ---------------------------------------------------------------------------

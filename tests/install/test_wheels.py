@@ -59,8 +59,8 @@ def test_python_m_build_makes_a_wheel_and_an_sdist_of_each_package_with_complete
     extras = {d: set(wheel_metadata(dist_dir / f"{d.replace('-', '_')}-{VERSION}-py3-none-any.whl").get_all("Provides-Extra") or [])
               for d in PACKAGES}
     assert extras == {"codex-core": {"test"}, "codex-tokenizers": {"rust"}, "codex-data": {"hf"},
-                      "codex-models": {"eval", "lm-eval"},
-                      "codex-telemetry": {"tensorboard", "mlflow", "plot", "nvml", "all"}}
+                      "codex-models": {"eval", "lm-eval", "serve", "test"},
+                      "codex-telemetry": {"tensorboard", "mlflow", "plot", "nvml", "wandb", "all"}}
 
 
 def test_codex_core_alone_comes_from_the_wheels_and_lists_plugins_without_torch(core_venv, core_install, dist_dir,

@@ -23,6 +23,9 @@ _LAZY = {
     "CsvDataset": "codex_data.records",
     "SFTDataset": "codex_data.sft",
     "SFTExample": "codex_data.sft",
+    "SFTParams": "codex_data.record_params",
+    "ChatTemplate": "codex_data.sft",
+    "template_source": "codex_data.sft",
     "pad_examples": "codex_data.sft",
     "HTTPConnector": "codex_data.http",
     "extract": "codex_data.archives",
@@ -48,6 +51,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "ChatTemplate",
     "CsvDataset",
     "DataFeed",
     "FileConnector",
@@ -58,6 +62,7 @@ __all__ = [
     "Policy",
     "SFTDataset",
     "SFTExample",
+    "SFTParams",
     "SFTSource",
     "SafetyFilter",
     "Schedule",
@@ -82,6 +87,7 @@ __all__ = [
     "sha256_file",
     "source_root",
     "split_documents",
+    "template_source",
 ]
 
 
@@ -104,9 +110,10 @@ if TYPE_CHECKING:  # pragma: no cover
         split_documents,
     )
     from codex_data.prepare import dataset_sources, prepare
+    from codex_data.record_params import SFTParams
     from codex_data.records import CsvDataset, JsonlDataset
     from codex_data.safety import Policy, SafetyFilter
-    from codex_data.sft import SFTDataset, SFTExample, pad_examples
+    from codex_data.sft import ChatTemplate, SFTDataset, SFTExample, pad_examples, template_source
     from codex_data.split import SplitAssigner, assign_split
     from codex_data.stdlib import StdlibCodeDataset
     from codex_data.text import TextDataset

@@ -11,7 +11,7 @@ A model's chat template is looked up, in order:
 
 A model with neither has no chat template (``None``); the callers refuse chat requests for it
 with one line saying so. The bos/eos texts not given by the source come from the tokenizer's
-special tokens. The template is rendered by :class:`codex_data.sft.ChatTemplate` (sandboxed
+special tokens. The template is rendered by :class:`codex_data.ChatTemplate` (sandboxed
 Jinja2, as Hugging Face renders it), with ``add_generation_prompt=True``.
 
 Pure Python (jinja2 and yaml, no torch).
@@ -29,7 +29,7 @@ from codex_core.errors import CodexError
 if TYPE_CHECKING:  # pragma: no cover
     from codex_core.protocols import Tokenizer
     from codex_core.runs import RunDir
-    from codex_data.sft import ChatTemplate
+    from codex_data import ChatTemplate
 
 __all__ = ["CHAT_ROLES", "ChatPrompter", "check_messages", "find_chat_template", "run_of_model_dir"]
 
@@ -92,7 +92,7 @@ def find_chat_template(model_dir: str | Path, tokenizer: Tokenizer | None = None
     A template that does not compile, or a run config naming an unreadable
     tokenizer_config, is a :class:`CodexError`.
     """
-    from codex_data.sft import ChatTemplate
+    from codex_data import ChatTemplate
 
     model_dir = Path(model_dir)
     found = _from_tokenizer_config(model_dir / "tokenizer_config.json")
@@ -143,8 +143,7 @@ def _from_run(run: RunDir) -> tuple[str, dict[str, str]] | None:
     import yaml
     from pydantic import ValidationError
 
-    from codex_data.record_params import SFTParams
-    from codex_data.sft import template_source
+    from codex_data import SFTParams, template_source
 
     try:
         config = yaml.safe_load(run.config_path.read_text(encoding="utf-8"))
