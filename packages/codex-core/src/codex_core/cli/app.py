@@ -27,8 +27,6 @@ PROVIDED_BY = {
     "eval": "codex-models",
     "repro": "codex-models",
     "models": "codex-models",
-    "serve": "codex-models",
-    "chat": "codex-models",
     "tokenizer": "codex-tokenizers",
     "data": "codex-data",
     "logs": "codex-telemetry",
